@@ -1,0 +1,110 @@
+"""Reading model output: the shared first step of every reward.
+
+Completions arrive as plain strings or as TRL conversational messages; content may be a
+string or a list of typed parts, and may hold anything a model can emit (lone surrogates,
+megabytes of text, unclosed tags). These helpers never raise on such input.
+"""
+
+from __future__ import annotations
+
+import re
+
+THINK_OPEN = "<think>"
+THINK_CLOSE = "</think>"
+_ANSWER_BLOCK = re.compile(r"<answer>(.*?)</answer>", re.DOTALL)
+
+
+def clean(text: object) -> str:
+    """``text`` as a valid UTF-8 ``str``: non-strings become ``""``, lone surrogates ``"?"``.
+
+    >>> clean("ok\\ud800")
+    'ok?'
+    >>> clean(None)
+    ''
+    """
+    if not isinstance(text, str):
+        return ""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", errors="replace").decode("utf-8")
+
+
+def _content_text(content: object) -> str:
+    if isinstance(content, str):
+        return clean(content)
+    if isinstance(content, list):  # multimodal parts: [{"type": "text", "text": ...}, ...]
+        return "".join(clean(p.get("text")) for p in content if isinstance(p, dict) and p.get("type", "text") == "text")
+    return ""
+
+
+def completion_text(completion: object) -> str:
+    """The generated text of one completion, plain or conversational.
+
+    >>> completion_text("4")
+    '4'
+    >>> completion_text([{"role": "assistant", "content": "4"}])
+    '4'
+    """
+    if isinstance(completion, str):
+        return clean(completion)
+    if isinstance(completion, dict):
+        return _content_text(completion.get("content"))
+    if isinstance(completion, (list, tuple)):
+        return "".join(
+            _content_text(m.get("content")) for m in completion if isinstance(m, dict) and m.get("role", "assistant") == "assistant"
+        )
+    return ""
+
+
+def last_user_message(prompt: object) -> str:
+    """The text of the last user turn of a prompt (the whole prompt when it is plain text)."""
+    if isinstance(prompt, str):
+        return clean(prompt)
+    if isinstance(prompt, (list, tuple)):
+        for message in reversed(prompt):
+            if isinstance(message, dict) and message.get("role") == "user":
+                return _content_text(message.get("content"))
+    return ""
+
+
+def split_reasoning(text: str) -> tuple[str | None, str | None]:
+    """Split a completion into ``(reasoning, answer_region)``.
+
+    - ``<think>R</think>A`` -> ``(R, A)`` (the last ``</think>`` closes the reasoning);
+    - ``<think>R`` never closed -> ``(R, None)``: the model never answered;
+    - no think tags at all -> ``(None, text)``: everything is answer.
+
+    >>> split_reasoning("<think>hm</think> 4")
+    ('hm', ' 4')
+    >>> split_reasoning("<think>hm...")
+    ('hm...', None)
+    >>> split_reasoning("4")
+    (None, '4')
+    """
+    close = text.rfind(THINK_CLOSE)
+    if close >= 0:
+        start = text.find(THINK_OPEN)
+        begin = start + len(THINK_OPEN) if 0 <= start < close else 0
+        return text[begin:close], text[close + len(THINK_CLOSE):]
+    start = text.find(THINK_OPEN)
+    if start >= 0:
+        return text[start + len(THINK_OPEN):], None
+    return None, text
+
+
+def answer_region(text: str, answer_tags: bool = False) -> str | None:
+    """Where the final answer lives: after the last ``</think>``; with ``answer_tags``, inside
+    the last ``<answer>...</answer>`` block there. ``None`` when there is no answer.
+
+    >>> answer_region("<think>a</think><answer>x</answer><answer>y</answer>", answer_tags=True)
+    'y'
+    >>> answer_region("<think>a</think> 7") 
+    ' 7'
+    """
+    _, answer = split_reasoning(text)
+    if answer is None or not answer_tags:
+        return answer
+    blocks = _ANSWER_BLOCK.findall(answer)
+    return blocks[-1] if blocks else None
