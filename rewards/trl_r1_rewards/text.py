@@ -108,3 +108,42 @@ def answer_region(text: str, answer_tags: bool = False) -> str | None:
         return answer
     blocks = _ANSWER_BLOCK.findall(answer)
     return blocks[-1] if blocks else None
+
+
+# One token stream over everything brace matching must see; ``\\`` and ``\{``/``\}`` come first
+# so that a LaTeX line break or an escaped (literal) brace is never read as a group delimiter.
+_BRACE_TOKENS = re.compile(r"\\\\|\\[{}]|\\(?:boxed|fbox)\s*\{|[{}]")
+
+
+def last_boxed(text: str) -> str | None:
+    """Content of the last complete ``\\boxed{...}`` (or ``\\fbox{...}``) in ``text``, else ``None``.
+
+    Braces are matched with one pass over the brace tokens only, so the cost is linear in the
+    text whatever its nesting; unbalanced braces and boxes never closed are skipped, not fatal.
+
+    >>> last_boxed(r"so \\boxed{1} no, \\boxed{\\frac{1}{2}}.")
+    '\\\\frac{1}{2}'
+    >>> last_boxed(r"\\boxed{\\{1, 2\\}}")
+    '\\\\{1, 2\\\\}'
+    >>> last_boxed(r"\\boxed{3} then \\boxed{") 
+    '3'
+    >>> last_boxed("no box") is None
+    True
+    """
+    depth = 0
+    open_boxes: list[tuple[int, int]] = []  # (depth outside the box, where its content starts)
+    last: tuple[int, int] | None = None
+    for token in _BRACE_TOKENS.finditer(text):
+        t = token.group()
+        if t == "{":
+            depth += 1
+        elif t == "}":
+            if depth == 0:
+                continue  # a stray closing brace closes nothing
+            depth -= 1
+            if open_boxes and open_boxes[-1][0] == depth:
+                last = (open_boxes.pop()[1], token.start())
+        elif len(t) > 2:  # \boxed{ or \fbox{ (the rest are \\, \{ and \}: literal text)
+            open_boxes.append((depth, token.end()))
+            depth += 1
+    return text[last[0]:last[1]] if last else None

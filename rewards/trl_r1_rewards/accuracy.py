@@ -1,0 +1,175 @@
+r"""``accuracy``: is the final answer mathematically equal to the gold one? (R1's math reward.)
+
+The gold comes from a dataset column as stored in real datasets: bare LaTeX (``\sqrt{3}``,
+``2\pi``, ``(1,2)``, ``\frac12``, ``C``), ``$...$``-delimited text, or MATH-style ``\boxed{..}``.
+The prediction is the last ``\boxed{..}`` of the answer region (after ``</think>``, or inside
+``<answer>`` with ``answer_tags``), else the tail of that region. math-verify parses both and
+decides equality (``1/2 == 0.5 == \frac{1}{2}``, intervals, sets, equations).
+
+Scoring runs in worker processes (:mod:`trl_r1_rewards.parallel`), each pair under a hard
+deadline that holds from any thread; a pair that exceeds it scores 0.0 and is counted.
+Workers cache parsed golds and verdicts: in GRPO each gold comes back once per generation.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import re
+from collections import Counter
+from typing import Any
+
+from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse, verify
+
+from .base import Reward
+from .parallel import Failure, shared_pool
+from .text import answer_region, completion_text, last_boxed
+
+# Without a \boxed{}, only the end of the answer region is parsed: that is where answers are,
+# and it bounds the work on a megabyte of rambling.
+UNBOXED_TAIL_CHARS = 2000
+_MATH_DELIMITERS = re.compile(r"(?<!\\)\$|\\\(|\\\[")
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_expression(expr: str) -> list:
+    """A bare LaTeX expression, as math-verify reads it between ``$...$`` (plain text after)."""
+    return parse(f"${expr}$", [LatexExtractionConfig()], parsing_timeout=None) or parse(
+        expr, [ExprExtractionConfig()], parsing_timeout=None
+    )
+
+
+def parse_gold(gold: str) -> list:
+    r"""Parse a gold answer as datasets store it; ``[]`` when it cannot be read.
+
+    >>> [str(parse_gold(g)[0]) for g in [r"\sqrt{3}", r"2\pi", r"\boxed{\frac12}", "$0.5$", "C"]]
+    ['sqrt(3)', '2*pi', '1/2', '1/2', 'c']
+    """
+    boxed = last_boxed(gold)
+    if boxed is not None:
+        return _parse_expression(boxed)
+    if _MATH_DELIMITERS.search(gold):  # delimited math inside prose: math-verify finds it
+        return parse(gold, parsing_timeout=None)
+    return _parse_expression(gold)
+
+
+@functools.lru_cache(maxsize=16384)
+def score_answer(task: tuple[str, str | None, bool]) -> tuple[float | None, str | None]:
+    """Score one ``(gold, answer, boxed)`` triple -> ``(reward, counter or None)``.
+
+    ``answer`` is the content of a ``\\boxed{}`` when ``boxed``, else free text; ``None``
+    when the completion never answered. Runs in a worker; module-level so that it pickles.
+    """
+    gold, answer, boxed = task
+    gold_parsed = parse_gold(gold)
+    if not gold_parsed:
+        return None, "unparseable_golds"
+    if answer is None:
+        return 0.0, "missing_answers"
+    predicted = _parse_expression(answer) if boxed else parse(answer, parsing_timeout=None)
+    if not predicted:
+        return 0.0, "unparseable_answers"
+    return float(verify(gold_parsed, predicted, timeout_seconds=None)), None
+
+
+# The deadline is ours (parallel.py): math-verify's signal-based one is off, and so is its
+# warning that says so.
+logging.getLogger("math_verify.parser").setLevel(logging.ERROR)
+logging.getLogger("math_verify.grader").setLevel(logging.ERROR)
+
+
+def extract_answer(completion: object, answer_tags: bool = False) -> tuple[str | None, bool]:
+    r"""``(answer, boxed)``: what :func:`score_answer` reads from one completion.
+
+    >>> extract_answer(r"<think>\boxed{1}?</think> so \boxed{2}.")
+    ('2', True)
+    >>> extract_answer("<think>never closed")
+    (None, False)
+    """
+    region = answer_region(completion_text(completion), answer_tags=answer_tags)
+    if region is None:
+        return None, False
+    boxed = last_boxed(region)
+    if boxed is not None:
+        return boxed, True
+    return region[-UNBOXED_TAIL_CHARS:], False
+
+
+class AccuracyReward(Reward):
+    r"""1.0 when the final answer equals the gold answer mathematically, else 0.0.
+
+    ``None`` (TRL skips it) when the gold cannot be parsed. Counters logged through
+    ``log_metric``: ``accuracy/timeouts``, ``accuracy/missing_answers`` (no answer region:
+    unclosed ``<think>`` or no ``<answer>`` block), ``accuracy/unparseable_answers``,
+    ``accuracy/unparseable_golds``, ``accuracy/crashes`` (math-verify raised or a worker died).
+
+    Args:
+        solution_column: the dataset column (reward keyword argument) holding the gold answers.
+        answer_tags: read the answer inside the last ``<answer>...</answer>`` after the
+            reasoning (R1-Zero template), instead of everything after ``</think>``.
+        timeout: seconds allowed to parse and verify one completion; past it the worker is
+            killed and replaced and the completion scores 0.0.
+        num_workers: worker processes (``None``: one per CPU core, at most 4). ``0`` scores in
+            the calling process without any deadline: for debugging only.
+
+    >>> reward = AccuracyReward()
+    >>> reward(prompts=["?", "?", "?"],
+    ...        completions=[r"<think>...</think> $\boxed{2\pi}$", r"</think> \boxed{\frac{\sqrt3}{2}}",
+    ...                     [{"role": "assistant", "content": r"<think>\boxed{6.28"}]],
+    ...        solution=[r"2\pi", r"\frac{\sqrt{3}}{2}", r"2\pi"])
+    [1.0, 1.0, 0.0]
+    """
+
+    name = "accuracy"
+    counters = ("timeouts", "crashes", "missing_answers", "unparseable_answers", "unparseable_golds")
+
+    def __init__(
+        self,
+        *,
+        solution_column: str = "solution",
+        answer_tags: bool = False,
+        timeout: float = 10.0,
+        num_workers: int | None = None,
+    ):
+        super().__init__()
+        if not isinstance(solution_column, str) or not solution_column:
+            raise ValueError(f"solution_column must be a non-empty column name, got {solution_column!r}")
+        if not timeout > 0:
+            raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+        if num_workers is None:
+            num_workers = min(4, os.cpu_count() or 1)
+        if not isinstance(num_workers, int) or num_workers < 0:
+            raise ValueError(f"num_workers must be an int >= 0 (0 = in-process), got {num_workers!r}")
+        self.solution_column = solution_column
+        self.answer_tags = bool(answer_tags)
+        self.timeout = float(timeout)
+        self.num_workers = num_workers
+
+    def score(self, prompts: list, completions: list, columns: dict[str, Any], counts: Counter[str]) -> list[float | None]:
+        if self.solution_column not in columns:
+            raise KeyError(
+                f"The accuracy reward reads gold answers from the {self.solution_column!r} column, which the "
+                f"dataset does not have (columns: {sorted(k for k in columns if k not in _TRL_KWARGS)}); "
+                f"set the solution_column option."
+            )
+        golds = columns[self.solution_column]
+        tasks = [
+            (str(gold) if gold is not None else "", *extract_answer(completion, self.answer_tags))
+            for completion, gold in zip(completions, golds, strict=True)
+        ]
+        pool = shared_pool(self.num_workers, preload=[__name__])
+        rewards: list[float | None] = []
+        for outcome in pool.map(score_answer, tasks, timeout=self.timeout):
+            if isinstance(outcome, Failure):
+                counts["timeouts" if outcome is Failure.TIMEOUT else "crashes"] += 1
+                rewards.append(0.0)
+            else:
+                reward, counter = outcome
+                if counter:
+                    counts[counter] += 1
+                rewards.append(reward)
+        return rewards
+
+
+_TRL_KWARGS = {"trainer_state", "log_extra", "log_metric", "completion_ids", "environments"}

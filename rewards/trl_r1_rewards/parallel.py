@@ -1,0 +1,176 @@
+"""Score items in worker processes, each under a hard deadline that works from any thread.
+
+math-verify's own timeouts rely on ``signal.alarm``, which only works in a process's main
+thread, so TRL switches them off whenever rewards run elsewhere (async reward threads,
+some launchers). A deadline enforced from the outside does not care: the pool hands one item
+at a time to each worker, and a worker still busy past its item's deadline is killed and
+replaced; its item comes back as :data:`Failure.TIMEOUT`. A worker that dies (segfault,
+out of memory) costs its item only (:data:`Failure.CRASH`); the batch always completes.
+
+Workers start from a clean ``forkserver`` process (safe next to CUDA and vLLM threads, and
+cheap to replace), are created lazily on first use and reused across calls and reward
+instances: :func:`shared_pool` keeps one pool per size for the whole process.
+
+>>> pool = shared_pool(1)
+>>> pool.map(abs, [-1, 2], timeout=5)
+[1, 2]
+"""
+
+from __future__ import annotations
+
+import atexit
+import enum
+import multiprocessing as mp
+import threading
+import time
+from collections.abc import Callable, Iterable
+from multiprocessing.connection import Connection, wait
+from typing import Any
+
+
+class Failure(enum.Enum):
+    """Stands in for the result of an item that could not be scored."""
+
+    TIMEOUT = "timeout"  # still running at its deadline: the worker was killed
+    CRASH = "crash"  # the function raised, or the worker died
+
+
+def _serve(conn: Connection) -> None:
+    """A worker's life: receive ``(fn, item)``, send back ``fn(item)`` or :data:`Failure.CRASH`."""
+    while True:
+        try:
+            fn, item = conn.recv()
+        except (EOFError, OSError):  # the pool went away
+            return
+        try:
+            result = fn(item)
+        except Exception:  # noqa: BLE001 - the caller counts it; the worker lives on
+            result = Failure.CRASH
+        conn.send(result)
+
+
+class _Worker:
+    def __init__(self, ctx: mp.context.BaseContext):
+        self.conn, child = ctx.Pipe()
+        self.process = ctx.Process(target=_serve, args=(child,), daemon=True)
+        self.process.start()
+        child.close()
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.join()
+        self.conn.close()
+
+
+class WorkerPool:
+    """``num_workers`` processes scoring one item at a time each, every item under a deadline.
+
+    ``num_workers=0`` scores in the calling process, without deadlines (for debugging).
+    ``preload`` names modules the forkserver imports once, so that a fresh worker (a
+    replacement for a killed one included) starts with them already imported.
+    """
+
+    def __init__(self, num_workers: int, *, preload: Iterable[str] = (), start_method: str = "forkserver"):
+        if num_workers < 0:
+            raise ValueError(f"num_workers must be >= 0, got {num_workers}")
+        self.num_workers = num_workers
+        self._ctx = mp.get_context(start_method)
+        if start_method == "forkserver" and preload:
+            self._ctx.set_forkserver_preload(list(preload))  # effective if the server is not yet up
+        self._workers: list[_Worker] = []
+        self._lock = threading.Lock()  # one map() at a time; workers are not shared mid-batch
+
+    def map(self, fn: Callable[[Any], Any], items: Iterable[Any], *, timeout: float) -> list[Any]:
+        """``[fn(item) for item in items]``, in order, each item given at most ``timeout`` seconds.
+
+        ``fn`` must be picklable (a module-level function). Items that time out or fail come
+        back as a :class:`Failure` instead of a result.
+        """
+        items = list(items)
+        if self.num_workers == 0:
+            return [_call(fn, item) for item in items]
+        with self._lock:
+            return self._map(fn, items, timeout)
+
+    def _map(self, fn, items, timeout):
+        while len(self._workers) < min(self.num_workers, len(items)):
+            self._workers.append(_Worker(self._ctx))
+        results: list[Any] = [None] * len(items)
+        todo = iter(range(len(items)))
+        idle = list(self._workers)
+        busy: dict[Connection, tuple[_Worker, int, float]] = {}  # conn -> (worker, item, deadline)
+
+        def dispatch() -> None:
+            while idle:
+                index = next(todo, None)
+                if index is None:
+                    return
+                worker = idle.pop()
+                try:
+                    worker.conn.send((fn, items[index]))
+                except (OSError, ValueError):  # died while idle
+                    results[index] = Failure.CRASH
+                    idle.append(self._replace(worker))
+                    continue
+                busy[worker.conn] = (worker, index, time.monotonic() + timeout)
+
+        dispatch()
+        while busy:
+            next_deadline = min(deadline for _, _, deadline in busy.values())
+            for conn in wait(list(busy), timeout=max(0.0, next_deadline - time.monotonic())):
+                worker, index, _ = busy.pop(conn)
+                try:
+                    results[index] = conn.recv()
+                    idle.append(worker)
+                except (EOFError, OSError):
+                    results[index] = Failure.CRASH
+                    idle.append(self._replace(worker))
+            now = time.monotonic()
+            for conn, (worker, index, deadline) in list(busy.items()):
+                if now >= deadline:
+                    del busy[conn]
+                    results[index] = Failure.TIMEOUT
+                    idle.append(self._replace(worker))
+            dispatch()
+        return results
+
+    def _replace(self, worker: _Worker) -> _Worker:
+        worker.kill()
+        fresh = _Worker(self._ctx)
+        self._workers[self._workers.index(worker)] = fresh
+        return fresh
+
+    def close(self) -> None:
+        """Stop every worker (the next :meth:`map` starts fresh ones)."""
+        with self._lock:
+            for worker in self._workers:
+                worker.kill()
+            self._workers.clear()
+
+    def __getstate__(self):  # processes and pipes do not travel; a copy starts its own lazily
+        raise TypeError("WorkerPool is not picklable; hold it through shared_pool() instead")
+
+
+def _call(fn, item):
+    try:
+        return fn(item)
+    except Exception:  # noqa: BLE001
+        return Failure.CRASH
+
+
+_POOLS: dict[int, WorkerPool] = {}
+_POOLS_LOCK = threading.Lock()
+
+
+def shared_pool(num_workers: int, *, preload: Iterable[str] = ()) -> WorkerPool:
+    """The process-wide pool with ``num_workers`` workers, created on first request."""
+    with _POOLS_LOCK:
+        if num_workers not in _POOLS:
+            _POOLS[num_workers] = WorkerPool(num_workers, preload=preload)
+        return _POOLS[num_workers]
+
+
+@atexit.register
+def _close_pools() -> None:
+    for pool in _POOLS.values():
+        pool.close()
