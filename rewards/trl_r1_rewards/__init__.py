@@ -5,7 +5,7 @@
 >>> GRPOTrainer(..., reward_funcs=[reward])   # doctest: +SKIP
 """
 
-from .registry import GROUP, RewardConflictError, RewardNotFoundError, available_rewards, load_reward
+from .registry import GROUP, RewardConflictError, RewardNotFoundError, available_rewards, check_options, load_reward
 
-__all__ = ["GROUP", "RewardConflictError", "RewardNotFoundError", "available_rewards", "load_reward"]
+__all__ = ["GROUP", "RewardConflictError", "RewardNotFoundError", "available_rewards", "check_options", "load_reward"]
 __version__ = "0.1.0"

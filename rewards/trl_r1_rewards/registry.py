@@ -80,6 +80,26 @@ def accepted_parameters(factory: Callable) -> dict[str, inspect.Parameter]:
     }
 
 
+def check_options(name: str, options: dict) -> Callable[..., Callable]:
+    """The factory for ``name`` after checking that it accepts every key of ``options``.
+
+    Loads no model and builds nothing: recipes call it to fail early on a typo.
+    """
+    factory = reward_factory(name)
+    signature = inspect.signature(factory)
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in signature.parameters.values()):
+        return factory
+    params = accepted_parameters(factory)
+    unknown = sorted(set(options) - set(params))
+    if unknown:
+        accepted = ", ".join(f"{n}={p.default!r}" if p.default is not p.empty else n for n, p in params.items())
+        raise TypeError(
+            f"Reward {name!r} got unknown option(s) {', '.join(map(repr, unknown))}. "
+            f"Accepted options: {accepted or '(none)'}."
+        )
+    return factory
+
+
 def load_reward(name: str, **kwargs) -> Callable:
     """Build the reward registered as ``name`` with its options; ready for ``GRPOTrainer``.
 
@@ -91,19 +111,7 @@ def load_reward(name: str, **kwargs) -> Callable:
     >>> reward(prompts=["q"], completions=["<think>a</think><answer>4</answer>"])
     [1.0]
     """
-    factory = reward_factory(name)
-    params = accepted_parameters(factory)
-    takes_var_kwargs = any(
-        p.kind is inspect.Parameter.VAR_KEYWORD for p in inspect.signature(factory).parameters.values()
-    )
-    unknown = sorted(set(kwargs) - set(params))
-    if unknown and not takes_var_kwargs:
-        accepted = ", ".join(f"{n}={p.default!r}" if p.default is not p.empty else n for n, p in params.items())
-        raise TypeError(
-            f"Reward {name!r} got unknown option(s) {', '.join(map(repr, unknown))}. "
-            f"Accepted options: {accepted or '(none)'}."
-        )
-    reward = factory(**kwargs)
+    reward = check_options(name, kwargs)(**kwargs)
     if not callable(reward):
         raise TypeError(f"The factory registered as reward {name!r} returned {type(reward).__name__}, not a callable.")
     try:
