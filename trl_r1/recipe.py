@@ -1,0 +1,181 @@
+"""What a recipe is, and turning one into validated configuration before anything loads.
+
+A recipe is a YAML mapping: ``stage:`` names the stage kind (``python -m trl_r1 list``), every
+other key is a field of that stage's configuration dataclasses (TRL's convention: YAML keys are
+field names). Command-line ``--field value`` pairs override the YAML. Anything wrong (unknown
+field, wrong type, bad value, unknown reward) fails here with the field named, before a model
+or dataset is touched.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import enum
+import types
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from transformers import HfArgumentParser
+
+from .stages import Stage, get_stage
+
+
+class RecipeError(ValueError):
+    """A recipe (or its command-line overrides) is invalid; the message names the field."""
+
+
+@dataclass
+class Recipe:
+    path: Path | None
+    stage: Stage
+    configs: tuple  # one instance per dataclass in stage.arguments, in that order
+    values: dict[str, Any]  # the YAML values the recipe was built from (for cards and logs)
+    overrides: list[str]
+
+    def config(self, cls: type):
+        """The configuration instance of (a subclass of) ``cls``."""
+        return next(c for c in self.configs if isinstance(c, cls))
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise RecipeError(f"{path}: no such recipe file")
+    try:
+        values = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e:
+        raise RecipeError(f"{path}: not valid YAML: {e}") from e
+    if not isinstance(values, dict):
+        raise RecipeError(f"{path}: a recipe is a YAML mapping of field: value")
+    return values
+
+
+def load_recipe(path: str | Path | None, overrides: list[str] | None = None, values: dict | None = None) -> Recipe:
+    """Parse and validate a recipe file (or a ``values`` mapping) with command-line overrides."""
+    overrides = list(overrides or [])
+    where = str(path) if path is not None else "recipe"
+    values = dict(read_yaml(path) if values is None else values)
+    if "stage" not in values:
+        raise RecipeError(f"{where}: missing `stage:` (one of the stage kinds in `python -m trl_r1 list`)")
+    try:
+        stage = get_stage(values.pop("stage"))
+    except KeyError as e:
+        raise RecipeError(f"{where}: {e.args[0]}") from None
+
+    fields = _fields(stage.arguments)
+    for key in values:
+        if key not in fields:
+            close = difflib.get_close_matches(key, fields, n=1)
+            hint = f" Did you mean `{close[0]}`?" if close else ""
+            raise RecipeError(f"{where}: unknown field `{key}` for stage `{stage.name}`.{hint}")
+    checked = {key: _coerce(where, key, value, fields[key]) for key, value in values.items()}
+
+    parser = HfArgumentParser(stage.arguments)
+    for action in parser._actions:  # YAML values become defaults; the command line overrides them
+        if action.dest in checked:
+            action.default = checked[action.dest]
+            action.required = False
+    try:
+        configs = parser.parse_args_into_dataclasses(args=overrides, return_remaining_strings=True)
+    except (ValueError, TypeError) as e:
+        raise RecipeError(f"{where}: {e}") from e
+    *configs, remaining = configs
+    if remaining:
+        raise RecipeError(f"{where}: unknown command-line argument(s) {remaining} for stage `{stage.name}`")
+    try:
+        stage.validate(*configs)
+    except (ValueError, TypeError, KeyError) as e:
+        raise RecipeError(f"{where}: {e}") from e
+    return Recipe(Path(path) if path else None, stage, tuple(configs), {"stage": stage.name, **values}, overrides)
+
+
+def _fields(classes) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    for cls in classes:
+        hints = typing.get_type_hints(cls)
+        for f in dataclasses.fields(cls):
+            if f.init:
+                fields.setdefault(f.name, hints.get(f.name, Any))
+    return fields
+
+
+_TRUE, _FALSE = {"true", "yes", "1", "on"}, {"false", "no", "0", "off"}
+
+
+def _coerce(where: str, key: str, value: Any, annotation: Any) -> Any:
+    """Check a YAML value against its field's type, converting strings (YAML reads ``3e-6`` as a
+    string) where the type is numeric or boolean."""
+    if value is None:
+        if _allows_none(annotation):
+            return None
+        raise RecipeError(f"{where}: `{key}` may not be null")
+    try:
+        return _convert(value, annotation)
+    except (TypeError, ValueError):
+        raise RecipeError(
+            f"{where}: `{key}` must be {_describe(annotation)}, got {value!r} ({type(value).__name__})"
+        ) from None
+
+
+def _allows_none(annotation) -> bool:
+    return annotation is Any or type(None) in typing.get_args(annotation)
+
+
+def _convert(value: Any, annotation: Any) -> Any:
+    origin = typing.get_origin(annotation)
+    if annotation is Any:
+        return value
+    if origin in (typing.Union, types.UnionType):
+        for option in typing.get_args(annotation):
+            if option is type(None):
+                continue
+            try:
+                return _convert(value, option)
+            except (TypeError, ValueError):
+                pass
+        raise TypeError
+    if origin is typing.Literal:
+        if value in typing.get_args(annotation):
+            return value
+        raise ValueError
+    if origin in (list, tuple):
+        if isinstance(value, (list, tuple)):
+            return list(value)
+        raise TypeError
+    if origin is dict or annotation is dict:
+        if isinstance(value, (dict, str)):
+            return value
+        raise TypeError
+    if annotation is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in _TRUE | _FALSE:
+            return value.lower() in _TRUE
+        raise TypeError
+    if annotation is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, str):
+            return int(value)
+        raise TypeError
+    if annotation is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):
+            return float(value)
+        raise TypeError
+    if annotation is str:
+        if isinstance(value, str):
+            return value
+        raise TypeError
+    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+        return annotation(value).value if not isinstance(value, annotation) else value
+    return value  # types we do not check (the dataclass validates them)
+
+
+def _describe(annotation) -> str:
+    return getattr(annotation, "__name__", None) or str(annotation).replace("typing.", "")
