@@ -115,40 +115,61 @@ def _child(argv, job, stdin_fd, out_w, err_w, compiling):
     os._exit(127)
 
 
-def kill_leftovers(job, pgid):
-    """Kill every process the program started, detached ones included, and reap them."""
+def _kill_all(job, pgid):
+    """Send SIGKILL to every process the program may have started."""
     if job["pid_namespace"]:
-        while True:  # init of the namespace: kill(-1) reaches every other process in it
-            try:
-                os.kill(-1, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            try:
-                if os.waitpid(-1, os.WNOHANG) == (0, 0):
-                    time.sleep(0.001)
-            except ChildProcessError:
-                return
+        try:  # the runner is init of the namespace: kill(-1) reaches every other process in it
+            os.kill(-1, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        return
     try:
         os.killpg(pgid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
-    if job["uid"] is not None:  # no PID namespace: everything running as the sandbox uid
+    if job["uid"] is not None:  # everything running as the sandbox uid, detached or not
         killer = os.fork()
         if killer == 0:
             try:
                 os.setresuid(job["uid"], job["uid"], job["uid"])
-                for _ in range(3):
-                    os.kill(-1, signal.SIGKILL)
+                os.kill(-1, signal.SIGKILL)
             except BaseException:  # noqa: BLE001
                 pass
             os._exit(0)
         os.waitpid(killer, 0)
+
+
+def _reap():
+    """Reap dead children; True when none is left (orphans are ours too: we are init or a
+    child subreaper)."""
     while True:
         try:
             if os.waitpid(-1, os.WNOHANG) == (0, 0):
-                return
+                return False
         except ChildProcessError:
+            return True
+
+
+def kill_leftovers(job, pgid):
+    """Kill every process the program started, detached ones included, and reap them.
+
+    Repeated until none is left: a process caught mid-fork can bring a new one into the world.
+    Without a PID namespace or a uid of its own, a process that left the program's process
+    group cannot be told apart from the rest of the machine: it is left alone.
+    """
+    contained = job["pid_namespace"] or job["uid"] is not None
+    for _ in range(1000 if contained else 1):
+        _kill_all(job, pgid)
+        if _reap():
             return
+        time.sleep(0.001)
+
+
+def become_subreaper():
+    """Adopt the orphans of the program (PR_SET_CHILD_SUBREAPER), so they can be reaped."""
+    import ctypes
+
+    ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)
 
 
 def run_one(argv, stdin_bytes, job, compiling=False):
@@ -255,6 +276,8 @@ def main():
     job = marshal.load(sys.stdin.buffer)
     n = len(job["inputs"])
     try:
+        if not job["pid_namespace"]:
+            become_subreaper()
         if job["readonly_root"]:
             make_root_readonly(job["workdir"], job["file_bytes"])
         for name, content in job["files"].items():

@@ -67,7 +67,7 @@ class CodeReward:
             raise ValueError("timeout, memory_mb and max_output_bytes must be positive")
         self.max_workers = max_workers or os.cpu_count() or 1
         limits = Limits(wall_s=timeout, cpu_s=timeout, memory_mb=memory_mb, output_bytes=max_output_bytes)
-        self.provider = _make_provider(provider, limits, self.max_workers)
+        self.provider = _make_provider(provider, limits)
         self._pool: ThreadPoolExecutor | None = None
         self.__name__ = "code"
 
@@ -129,9 +129,9 @@ def _outcome(results: list[RunResult], passed: list[bool]) -> str:
     return "passed" if all(passed) else "wrong_answer"
 
 
-def _make_provider(provider: str | Provider, limits: Limits, max_workers: int) -> Provider:
+def _make_provider(provider: str | Provider, limits: Limits) -> Provider:
     if provider == "local":
-        return LocalSandbox(limits, max_workers=max_workers)
+        return LocalSandbox(limits)
     if isinstance(provider, str):
         module, _, name = provider.partition(":")
         try:

@@ -48,7 +48,8 @@ logger = logging.getLogger(__name__)
 RUNNER = Path(__file__).with_name("_runner.py")
 SANDBOX_PATH = "/usr/local/bin:/usr/bin:/bin"
 _NAMESPACE_FLAGS = ("--fork", "--kill-child", "--pid", "--mount", "--mount-proc", "--net", "--ipc", "--uts")
-_UID_BASE = 1_000_000  # sandbox uids: far above any real account; see LocalSandbox._uid_slots
+_UID_BASE = 1_000_000  # sandbox uids: see sandbox_uids()
+_UIDS_PER_PROCESS = 256
 
 
 @dataclass(frozen=True)
@@ -82,27 +83,25 @@ class Limits:
 class LocalSandbox:
     """Runs programs on this machine, isolated; the default :class:`~.providers.Provider`.
 
-    Thread-safe: a reward calls :meth:`run` from up to ``max_workers`` threads at once, each
-    invocation with its own uid (so RLIMIT_NPROC, which counts per uid, is per invocation and
-    a fork bomb in one cannot starve another).
+    Thread-safe: the reward calls :meth:`run` from its worker threads. Each running invocation
+    has a uid of its own (from a process-wide pool of 256), so RLIMIT_NPROC, which counts per
+    uid, is per invocation (a fork bomb in one cannot starve another), and no invocation can
+    signal another's processes.
     """
 
     _isolation: Isolation | None = None
     _detect_lock = threading.Lock()
+    _uid_pools: dict[int, queue.Queue[int]] = {}
 
-    def __init__(self, limits: Limits | None = None, max_workers: int | None = None):
+    def __init__(self, limits: Limits | None = None):
         self.limits = limits or Limits()
-        self.max_workers = max_workers or os.cpu_count() or 1
-        self._uid_slots = self._make_uid_slots(self.max_workers)
 
-    @staticmethod
-    def _make_uid_slots(n: int) -> queue.Queue[int]:
-        # Distinct per process too: several trainer processes on one node must not share uids.
-        base = _UID_BASE + (os.getpid() % 1_000_000) * 64
-        slots: queue.Queue[int] = queue.Queue()
-        for i in range(max(n, 1)):
-            slots.put(base + i)
-        return slots
+    @classmethod
+    def _free_uids(cls) -> queue.Queue[int]:
+        """This process's pool of sandbox uids, shared by every instance (keyed by pid: a
+        forked child gets uids of its own)."""
+        with cls._detect_lock:
+            return cls._uid_pools.setdefault(os.getpid(), _queue_of(sandbox_uids()))
 
     # -- isolation detection -------------------------------------------------------------
     @classmethod
@@ -122,11 +121,12 @@ class LocalSandbox:
         """
         lang = get_language(language) if isinstance(language, str) else language
         iso = self.isolation()
-        uid = self._uid_slots.get()  # blocks while max_workers invocations are running
+        free_uids = self._free_uids()
+        uid = free_uids.get()  # one uid per running invocation
         try:
             return self._run(program, lang, tests, iso, uid)
         finally:
-            self._uid_slots.put(uid)
+            free_uids.put(uid)
 
     def _run(self, program: str, lang: Language, tests: list[str], iso: Isolation, uid: int) -> list[RunResult]:
         workdir = tempfile.mkdtemp(prefix="trl_r1_code_")
@@ -226,6 +226,20 @@ def _result(raw: dict) -> RunResult:
     )
 
 
+def _queue_of(items) -> queue.Queue:
+    q: queue.Queue = queue.Queue()
+    for item in items:
+        q.put(item)
+    return q
+
+
+def sandbox_uids() -> range:
+    """The uids this process's sandboxes run as: one per worker slot, distinct per process
+    (several trainer processes on one node must not share them), far above real accounts."""
+    base = _UID_BASE + (os.getpid() % 1_000_000) * _UIDS_PER_PROCESS
+    return range(base, base + _UIDS_PER_PROCESS)
+
+
 # -- detection ---------------------------------------------------------------------------------
 def _namespaces_work(map_root_user: bool) -> bool:
     if shutil.which("unshare") is None:
@@ -241,7 +255,7 @@ def _smoke_test(iso: Isolation) -> bool:
     """Run a tiny program end to end with these layers; True when it printed what it read."""
     sandbox = LocalSandbox(Limits(wall_s=10, cpu_s=5))
     try:
-        results = sandbox._run("print(input())", get_language("python"), ["ok"], iso, _UID_BASE)
+        results = sandbox._run("print(input())", get_language("python"), ["ok"], iso, sandbox_uids()[0])
     except SandboxError as e:
         logger.debug("sandbox smoke test with %s failed: %s", iso, e)
         return False
