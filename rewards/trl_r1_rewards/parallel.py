@@ -7,8 +7,9 @@ at a time to each worker, and a worker still busy past its item's deadline is ki
 replaced; its item comes back as :data:`Failure.TIMEOUT`. A worker that dies (segfault,
 out of memory) costs its item only (:data:`Failure.CRASH`); the batch always completes.
 
-Workers start from a clean ``forkserver`` process (safe next to CUDA and vLLM threads, and
-cheap to replace), are created lazily on first use and reused across calls and reward
+Workers are fresh interpreters (``python -c``), not forks: safe next to CUDA and vLLM
+threads, and unlike ``spawn``/``forkserver`` they never re-import the training script's
+``__main__``. They start lazily on first use and are reused across calls and reward
 instances: :func:`shared_pool` keeps one pool per size for the whole process.
 
 >>> pool = shared_pool(1)
@@ -20,12 +21,16 @@ from __future__ import annotations
 
 import atexit
 import enum
-import multiprocessing as mp
+import importlib
+import os
+import pickle
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
-from multiprocessing.connection import Connection, wait
-from typing import Any
+from multiprocessing.connection import wait
+from typing import IO, Any
 
 
 class Failure(enum.Enum):
@@ -35,48 +40,58 @@ class Failure(enum.Enum):
     CRASH = "crash"  # the function raised, or the worker died
 
 
-def _serve(conn: Connection) -> None:
-    """A worker's life: receive ``(fn, item)``, send back ``fn(item)`` or :data:`Failure.CRASH`."""
+def _serve() -> None:
+    """A worker's life: read ``(fn, item)`` pickles on stdin, write ``fn(item)`` pickles back.
+
+    The protocol owns the real stdout; anything the scored code prints goes to stderr.
+    """
+    protocol_out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    for module in sys.argv[1:]:
+        importlib.import_module(module)
     while True:
         try:
-            fn, item = conn.recv()
+            fn, item = pickle.load(sys.stdin.buffer)
         except (EOFError, OSError):  # the pool went away
             return
-        try:
-            result = fn(item)
-        except Exception:  # noqa: BLE001 - the caller counts it; the worker lives on
-            result = Failure.CRASH
-        conn.send(result)
+        pickle.dump(_call(fn, item), protocol_out)
+        protocol_out.flush()
 
 
 class _Worker:
-    def __init__(self, ctx: mp.context.BaseContext):
-        self.conn, child = ctx.Pipe()
-        self.process = ctx.Process(target=_serve, args=(child,), daemon=True)
-        self.process.start()
-        child.close()
+    def __init__(self, preload: list[str]):
+        code = "from trl_r1_rewards.parallel import _serve; _serve()"
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", code, *preload], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env
+        )
+
+    def send(self, fn, item) -> None:
+        pickle.dump((fn, item), self.process.stdin)
+        self.process.stdin.flush()
+
+    def receive(self) -> Any:
+        return pickle.load(self.process.stdout)
 
     def kill(self) -> None:
         self.process.kill()
-        self.process.join()
-        self.conn.close()
+        self.process.wait()
+        self.process.stdin.close()
+        self.process.stdout.close()
 
 
 class WorkerPool:
     """``num_workers`` processes scoring one item at a time each, every item under a deadline.
 
     ``num_workers=0`` scores in the calling process, without deadlines (for debugging).
-    ``preload`` names modules the forkserver imports once, so that a fresh worker (a
-    replacement for a killed one included) starts with them already imported.
+    ``preload`` names modules each worker imports as it starts, before its first item.
     """
 
-    def __init__(self, num_workers: int, *, preload: Iterable[str] = (), start_method: str = "forkserver"):
+    def __init__(self, num_workers: int, *, preload: Iterable[str] = ()):
         if num_workers < 0:
             raise ValueError(f"num_workers must be >= 0, got {num_workers}")
         self.num_workers = num_workers
-        self._ctx = mp.get_context(start_method)
-        if start_method == "forkserver" and preload:
-            self._ctx.set_forkserver_preload(list(preload))  # effective if the server is not yet up
+        self._preload = list(preload)
         self._workers: list[_Worker] = []
         self._lock = threading.Lock()  # one map() at a time; workers are not shared mid-batch
 
@@ -94,11 +109,11 @@ class WorkerPool:
 
     def _map(self, fn, items, timeout):
         while len(self._workers) < min(self.num_workers, len(items)):
-            self._workers.append(_Worker(self._ctx))
+            self._workers.append(_Worker(self._preload))
         results: list[Any] = [None] * len(items)
         todo = iter(range(len(items)))
         idle = list(self._workers)
-        busy: dict[Connection, tuple[_Worker, int, float]] = {}  # conn -> (worker, item, deadline)
+        busy: dict[IO, tuple[_Worker, int, float]] = {}  # its stdout -> (worker, item, deadline)
 
         def dispatch() -> None:
             while idle:
@@ -107,28 +122,28 @@ class WorkerPool:
                     return
                 worker = idle.pop()
                 try:
-                    worker.conn.send((fn, items[index]))
+                    worker.send(fn, items[index])
                 except (OSError, ValueError):  # died while idle
                     results[index] = Failure.CRASH
                     idle.append(self._replace(worker))
                     continue
-                busy[worker.conn] = (worker, index, time.monotonic() + timeout)
+                busy[worker.process.stdout] = (worker, index, time.monotonic() + timeout)
 
         dispatch()
         while busy:
             next_deadline = min(deadline for _, _, deadline in busy.values())
-            for conn in wait(list(busy), timeout=max(0.0, next_deadline - time.monotonic())):
-                worker, index, _ = busy.pop(conn)
+            for pipe in wait(list(busy), timeout=max(0.0, next_deadline - time.monotonic())):
+                worker, index, _ = busy.pop(pipe)
                 try:
-                    results[index] = conn.recv()
+                    results[index] = worker.receive()
                     idle.append(worker)
-                except (EOFError, OSError):
+                except (EOFError, OSError, pickle.UnpicklingError):
                     results[index] = Failure.CRASH
                     idle.append(self._replace(worker))
             now = time.monotonic()
-            for conn, (worker, index, deadline) in list(busy.items()):
+            for pipe, (worker, index, deadline) in list(busy.items()):
                 if now >= deadline:
-                    del busy[conn]
+                    del busy[pipe]
                     results[index] = Failure.TIMEOUT
                     idle.append(self._replace(worker))
             dispatch()
@@ -136,7 +151,7 @@ class WorkerPool:
 
     def _replace(self, worker: _Worker) -> _Worker:
         worker.kill()
-        fresh = _Worker(self._ctx)
+        fresh = _Worker(self._preload)
         self._workers[self._workers.index(worker)] = fresh
         return fresh
 

@@ -1,0 +1,130 @@
+r"""Throughput and correctness of our rewards against the obvious alternatives, in one run.
+
+A GRPO-shaped batch (``--prompts`` questions x ``--generations`` completions, 32 x 16 = 512 by
+default), each completion an R1-style ``<think>`` of about ``--chars`` characters of English
+reasoning with some LaTeX, then a summary with ``\boxed{}``. Golds are stored as datasets
+store them (bare LaTeX, no ``$``); half the completions answer right (written differently from
+the gold), half wrong, so the truth is known. Wrong answers differ between generations (as sampled ones do); right ones
+repeat. Deterministic (``--seed``); the workers are warmed up on other golds first, so that
+their caches give nothing away.
+
+    python bench/bench_rewards.py                    # the default batch, well under 2 minutes
+    python bench/bench_rewards.py --prompts 4 --chars 2000
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import time
+
+
+def gold_family(kind: int, n: int, k: int) -> tuple[str, str, str]:
+    """(gold as a dataset stores it, an equal answer written differently, a wrong answer ``k``)."""
+    m = n + 1 + k  # wrong answers differ between generations, as sampled ones do
+    return [
+        (rf"{n}\sqrt{{3}}", rf"\sqrt{{{3 * n * n}}}", rf"{m}\sqrt{{3}}"),
+        (rf"{n}\pi", rf"{n} \pi", rf"{m}\pi"),
+        (rf"({n},{n + 1})", rf"({n}, {n + 1})", rf"[{n}, {m}]"),
+        (rf"x^2+{n}", rf"{n} + x^2", rf"x^2 - {m}"),
+        (rf"\frac1{{{n}}}", rf"\frac{{2}}{{{2 * n}}}", rf"\frac{{1}}{{{m}}}"),
+        ("ABCD"[n % 4], "ABCD"[n % 4], "ABCD"[(n + 1 + k % 3) % 4]),
+        (rf"{n}", rf"{n}.0", rf"{m}"),
+        (rf"\{{{n},{n + 1}\}}", rf"\{{{n + 1}, {n}\}}", rf"\{{{n},{m + 1}\}}"),
+        (rf"\dfrac{{{n}}}{{4}}", f"{n / 4}", rf"\frac{{{m}}}{{4}}"),
+        (rf"\boxed{{\frac{{\sqrt{{3}}}}{{{n}}}}}", rf"\frac{{\sqrt3}}{{{n}}}", rf"\frac{{1}}{{{m}}}"),
+        (rf"-\frac{{\pi}}{{{n}}}", rf"-\frac{{\pi}}{{{n}}}", rf"\frac{{\pi}}{{{m}}}"),
+    ][kind]
+
+
+FAMILIES = 11
+
+SENTENCES = [
+    "Okay, so I need to find the value that satisfies the condition in the problem.",
+    "Let me start by writing down what we know.",
+    "Wait, that doesn't look right.",
+    "Hmm, maybe I made a mistake in the second step, let me check again.",
+    "So the derivative is zero at this point, and therefore the minimum is attained here.",
+    "But we should also verify the boundary conditions.",
+    r"We have $f(x) = \frac{x^2 + 1}{x - 1}$, so $f'(x) = \frac{x^2 - 2x - 1}{(x-1)^2}$.",
+    r"Substituting gives \[ \sum_{k=1}^{n} k^2 = \frac{n(n+1)(2n+1)}{6}. \]",
+    "Alternatively, consider the symmetric case where both variables are equal.",
+    "That gives the same result, which is reassuring.",
+]
+
+
+def make_batch(prompts: int, generations: int, chars: int, seed: int):
+    """``(completions, golds, truth)``: plain-text completions and whether each is right."""
+    rng = random.Random(seed)
+    completions, golds, truth = [], [], []
+    for p in range(prompts):
+        number = 10 + p + 1000 * seed  # a new seed gives new golds: no cache carries over
+        for g in range(generations):
+            gold, right, wrong = gold_family(p % FAMILIES, number, g)
+            correct = g % 2 == 0
+            reasoning, n = [], 0
+            while n < chars:
+                sentence = rng.choice(SENTENCES)
+                reasoning.append(sentence)
+                n += len(sentence) + 1
+            answer = right if correct else wrong
+            completions.append(
+                f"<think>\n{' '.join(reasoning)}\n</think>\n\nPutting it together, the answer is $\\boxed{{{answer}}}$."
+            )
+            golds.append(gold)
+            truth.append(correct)
+    return completions, golds, truth
+
+
+def timed(fn):
+    start = time.perf_counter()
+    result = fn()
+    return result, time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--prompts", type=int, default=32)
+    parser.add_argument("--generations", type=int, default=16)
+    parser.add_argument("--chars", type=int, default=12_000, help="reasoning length per completion")
+    parser.add_argument("--langdetect-sample", type=int, default=64, help="completions timed for naive langdetect")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+
+    import langdetect
+    from trl.rewards import accuracy_reward
+
+    from trl_r1_rewards import load_reward
+
+    completions, golds, truth = make_batch(args.prompts, args.generations, args.chars, args.seed)
+    n = len(completions)
+    conversational = [[{"role": "assistant", "content": c}] for c in completions]
+    prompts = [[{"role": "user", "content": "Solve the problem."}]] * n
+    print(f"batch: {n} completions, {sum(map(len, completions)) / n:,.0f} characters each on average")
+
+    accuracy = load_reward("accuracy")
+    warm, warm_golds, _ = make_batch(2, 16, 100, args.seed + 1)  # start the workers, other golds
+    accuracy(prompts=[""] * len(warm), completions=warm, solution=warm_golds)
+    ours, t_ours = timed(lambda: accuracy(prompts=prompts, completions=conversational, solution=golds))
+    trl, t_trl = timed(lambda: accuracy_reward(conversational, golds))
+
+    def right(rewards):
+        return sum((r == 1.0) == t for r, t in zip(rewards, truth))
+
+    print(f"accuracy  ours: {n / t_ours:8.1f} completions/s, right on {right(ours)}/{n}")
+    print(f"accuracy  trl : {n / t_trl:8.1f} completions/s, right on {right(trl)}/{n} "
+          f"({sum(r is None for r in trl)} skipped as unparseable golds)")
+    print(f"accuracy  speed-up: {t_trl / t_ours:.1f}x")
+
+    language = load_reward("language_consistency")
+    scores, t_lang = timed(lambda: language(prompts=prompts, completions=conversational))
+    sample = completions[: args.langdetect_sample]
+    langdetect.DetectorFactory.seed = 0
+    _, t_naive = timed(lambda: [langdetect.detect(c) for c in sample])
+    print(f"language_consistency ours: {n / t_lang:8.1f} completions/s (mean score {sum(scores) / n:.3f})")
+    print(f"language naive langdetect: {len(sample) / t_naive:8.1f} completions/s (on {len(sample)})")
+    print(f"language speed-up: {(t_naive / len(sample)) / (t_lang / n):.1f}x")
+
+
+if __name__ == "__main__":
+    main()
