@@ -194,3 +194,11 @@ def test_sandbox_runs_unprivileged_and_isolated():
         assert uid != 0
     if iso.namespaces:
         assert pid < 10  # a fresh PID namespace: the runner is 1, the program right after it
+
+
+def test_a_bomb_does_not_disturb_programs_running_beside_it(reward):
+    fork_bomb = "```python\nimport os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n```"
+    honest = "```python\nimport subprocess\nprint(subprocess.run(['echo', input()], capture_output=True, text=True).stdout)\n```"
+    tests = [{"input": "hi", "output": "hi"}]
+    rewards = reward(prompts=["q"] * 4, completions=[fork_bomb, honest, fork_bomb, honest], test_cases=[tests] * 4)
+    assert rewards == [0.0, 1.0, 0.0, 1.0]
