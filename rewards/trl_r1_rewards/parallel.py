@@ -49,6 +49,8 @@ def _serve() -> None:
     os.dup2(2, 1)
     for module in sys.argv[1:]:
         importlib.import_module(module)
+    pickle.dump("ready", protocol_out)  # start-up time never counts against an item's deadline
+    protocol_out.flush()
     while True:
         try:
             fn, item = pickle.load(sys.stdin.buffer)
@@ -72,6 +74,11 @@ class _Worker:
 
     def receive(self) -> Any:
         return pickle.load(self.process.stdout)
+
+    def started(self) -> _Worker:
+        """Wait until the worker has imported its modules and is ready for items."""
+        self.receive()
+        return self
 
     def kill(self) -> None:
         self.process.kill()
@@ -108,8 +115,8 @@ class WorkerPool:
             return self._map(fn, items, timeout)
 
     def _map(self, fn, items, timeout):
-        while len(self._workers) < min(self.num_workers, len(items)):
-            self._workers.append(_Worker(self._preload))
+        starting = [_Worker(self._preload) for _ in range(min(self.num_workers, len(items)) - len(self._workers))]
+        self._workers += [worker.started() for worker in starting]
         results: list[Any] = [None] * len(items)
         todo = iter(range(len(items)))
         idle = list(self._workers)
@@ -151,7 +158,7 @@ class WorkerPool:
 
     def _replace(self, worker: _Worker) -> _Worker:
         worker.kill()
-        fresh = _Worker(self._preload)
+        fresh = _Worker(self._preload).started()
         self._workers[self._workers.index(worker)] = fresh
         return fresh
 

@@ -109,7 +109,9 @@ def test_timeout_scores_zero_and_the_batch_completes(monkeypatch):
     assert time.monotonic() - start < 10
     assert rewards == [0.0, 1.0, 0.0]
     assert metrics["accuracy/timeouts"] == 1.0
-    assert reward(["q"], [r"\boxed{5}"], solution=["5"]) == [1.0]  # the pool lives on
+    monkeypatch.undo()
+    after = {}
+    assert reward(["q"], [r"\boxed{5}"], solution=["5"], log_metric=after.__setitem__) == [1.0], after  # pool lives on
 
 
 @pytest.mark.parametrize("options", [{"timeout": 0}, {"num_workers": -1}, {"solution_column": ""}])
