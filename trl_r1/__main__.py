@@ -9,6 +9,7 @@ USAGE = """\
 usage: python -m trl_r1 RECIPE.yaml [--field value ...]
        accelerate launch [accelerate options] -m trl_r1 RECIPE.yaml [--field value ...]
        python -m trl_r1 RECIPE.yaml --help     the fields the recipe's stage accepts
+       python -m trl_r1 check RECIPE.yaml ...  validate a recipe (also one meant for GPUs) and stop
        python -m trl_r1 list                   recipes, stage kinds, rewards, built-in datasets
 
 Runs a recipe: a YAML file naming a `stage:` kind and its fields. --field value pairs on the
@@ -51,6 +52,12 @@ def main(argv: list[str] | None = None) -> int:
 
     from .recipe import RecipeError, load_recipe, read_yaml
 
+    check_only = argv[0] == "check"
+    if check_only:
+        argv = argv[1:]
+        if not argv:
+            print(USAGE, file=sys.stderr)
+            return 2
     path, overrides = argv[0], argv[1:]
     if "-h" in overrides or "--help" in overrides:
         from transformers import HfArgumentParser
@@ -61,10 +68,13 @@ def main(argv: list[str] | None = None) -> int:
         HfArgumentParser(stage.arguments, prog=f"python -m trl_r1 {path}").print_help()
         return 0
     try:
-        recipe = load_recipe(path, overrides)
+        recipe = load_recipe(path, overrides, check_only=check_only)
     except RecipeError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    if check_only:
+        print(f"{path}: valid `{recipe.stage.name}` recipe")
+        return 0
     recipe.stage.run(recipe)
     return 0
 

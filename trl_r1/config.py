@@ -104,6 +104,10 @@ class R1GRPOConfig(GRPOConfig):
             `"chat"`: the tokenizer's chat template, with `system_prompt` when set.
         system_prompt (`str`, *optional*):
             System message for the `chat` template.
+        chat_examples (`list[dict]`, *optional*):
+            Demonstration messages (`{role, content}`) placed before the question in the `chat`
+            template. R1 prompts zero-shot (the default); tiny models may need one example to
+            discover the output format at all.
         reflection_words (`list[str]`):
             Words whose rate per 1k completion words is logged every step (R1's "aha moment").
         auto_resume (`bool`, defaults to `True`):
@@ -120,6 +124,9 @@ class R1GRPOConfig(GRPOConfig):
         metadata={"help": "How a question becomes a prompt.", "choices": sorted(TEMPLATES)},
     )
     system_prompt: str | None = field(default=None, metadata={"help": "System message for the chat template."})
+    chat_examples: list[dict] | None = field(
+        default=None, metadata={"help": "Demonstration messages before the question (chat template only)."}
+    )
     reflection_words: list[str] = field(
         default_factory=lambda: list(REFLECTION_WORDS),
         metadata={"help": "Words counted per 1k completion words and logged each step."},
@@ -134,8 +141,11 @@ class R1GRPOConfig(GRPOConfig):
             raise ValueError("rewards: a GRPO recipe needs at least one reward")
         if self.prompt_template not in TEMPLATES:
             raise ValueError(f"prompt_template: {self.prompt_template!r} is not one of {sorted(TEMPLATES)}")
-        if self.prompt_template == "zero" and self.system_prompt:
-            raise ValueError("system_prompt: the `zero` template is plain text and has no system message")
+        if self.prompt_template == "zero" and (self.system_prompt or self.chat_examples):
+            raise ValueError("system_prompt / chat_examples: the `zero` template is plain text, with neither")
+        for message in self.chat_examples or []:
+            if not isinstance(message, dict) or set(message) != {"role", "content"}:
+                raise ValueError(f"chat_examples: each message is a mapping {{role, content}}, got {message!r}")
         weights = [spec.weight for spec in self.reward_specs]
         if self.reward_weights is not None and any(w != 1.0 for w in weights):
             raise ValueError("reward_weights: set weights either per reward in `rewards` or in `reward_weights`, not both")

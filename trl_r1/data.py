@@ -39,16 +39,63 @@ def arithmetic(num_train: int = 2000, num_test: int = 200, max_operand: int = 50
     )
 
 
-BUILTIN_DATASETS: dict[str, Callable[[], DatasetDict]] = {"arithmetic": arithmetic}
+# (task statement, function computing the expected output from the input's text, input maker)
+_CODE_TASKS = [
+    ("reads two integers a and b (on one line) and prints a + b",
+     lambda s: str(sum(map(int, s.split()))), lambda r: f"{r.randint(-99, 99)} {r.randint(-99, 99)}"),
+    ("reads integers on one line and prints the largest",
+     lambda s: str(max(map(int, s.split()))), lambda r: " ".join(str(r.randint(-50, 50)) for _ in range(r.randint(1, 6)))),
+    ("reads a line of text and prints it reversed",
+     lambda s: s[::-1], lambda r: "".join(r.choice("abcdefgh xyz") for _ in range(r.randint(1, 12))).strip() or "a"),
+    ("reads a line of text and prints how many vowels (a, e, i, o, u) it contains",
+     lambda s: str(sum(c in "aeiou" for c in s)), lambda r: "".join(r.choice("abcdeiouxyz") for _ in range(r.randint(1, 15)))),
+    ("reads an integer n (0 <= n <= 20) and prints n factorial",
+     lambda s: str(__import__("math").factorial(int(s))), lambda r: str(r.randint(0, 20))),
+    ("reads integers on one line and prints them sorted ascending, separated by spaces",
+     lambda s: " ".join(map(str, sorted(map(int, s.split())))), lambda r: " ".join(str(r.randint(0, 99)) for _ in range(r.randint(1, 7)))),
+    ("reads a non-negative integer and prints the sum of its digits",
+     lambda s: str(sum(map(int, s))), lambda r: str(r.randint(0, 10**6))),
+    ("reads a line of text and prints it in upper case",
+     lambda s: s.upper(), lambda r: "".join(r.choice("abc def") for _ in range(r.randint(1, 10))).strip() or "b"),
+]
+
+
+def code_tasks(num_train: int = 256, num_test: int = 32, tests_per_task: int = 4, seed: int = 1234) -> DatasetDict:
+    """Small stdin -> stdout programming tasks with ``test_cases`` for the ``code`` reward.
+
+    >>> row = code_tasks(num_train=1, num_test=0)["train"][0]
+    >>> row["problem"].startswith("Write a Python program that reads two integers"), len(row["test_cases"])
+    (True, 4)
+    """
+    rng = random.Random(seed)
+    rows = []
+    for i in range(num_train + num_test):
+        statement, solve, make_input = _CODE_TASKS[i % len(_CODE_TASKS)]
+        inputs = [make_input(rng) for _ in range(tests_per_task)]
+        rows.append({
+            "problem": f"Write a Python program that {statement}.",
+            "test_cases": [{"input": x + "\n", "output": solve(x) + "\n"} for x in inputs],
+        })
+    return DatasetDict(train=Dataset.from_list(rows[:num_train]), test=Dataset.from_list(rows[num_train:]))
+
+
+BUILTIN_DATASETS: dict[str, Callable[[], DatasetDict]] = {"arithmetic": arithmetic, "code_tasks": code_tasks}
+
+
+def check_dataset_name(name: str) -> None:
+    """Fail early on an unknown built-in name (other names are checked when loaded)."""
+    if name.startswith(BUILTIN_PREFIX) and name.removeprefix(BUILTIN_PREFIX) not in BUILTIN_DATASETS:
+        raise ValueError(
+            f"dataset_name: unknown built-in dataset {name!r}; built-in: "
+            f"{', '.join(BUILTIN_PREFIX + k for k in BUILTIN_DATASETS)}"
+        )
 
 
 def load_any(name: str, config: str | None = None) -> DatasetDict:
     """A ``DatasetDict`` from a built-in name, a ``save_to_disk`` folder, a data file, or the Hub."""
     if name.startswith(BUILTIN_PREFIX):
-        key = name.removeprefix(BUILTIN_PREFIX)
-        if key not in BUILTIN_DATASETS:
-            raise ValueError(f"Unknown built-in dataset {name!r}; built-in: {', '.join(BUILTIN_PREFIX + k for k in BUILTIN_DATASETS)}")
-        return BUILTIN_DATASETS[key]()
+        check_dataset_name(name)
+        return BUILTIN_DATASETS[name.removeprefix(BUILTIN_PREFIX)]()
     path = Path(name)
     if path.is_dir() and ((path / "dataset_dict.json").exists() or (path / "dataset_info.json").exists()):
         loaded = load_from_disk(str(path))
@@ -60,7 +107,9 @@ def load_any(name: str, config: str | None = None) -> DatasetDict:
     return load_dataset(name, name=config)
 
 
-def with_prompts(dataset: Dataset, column: str, template: str, system_prompt: str | None) -> Dataset:
+def with_prompts(
+    dataset: Dataset, column: str, template: str, system_prompt: str | None = None, examples: list[dict] | None = None
+) -> Dataset:
     """Add TRL's ``prompt`` column from ``column`` through the template (kept if already there)."""
     if "prompt" in dataset.column_names:
         return dataset
@@ -68,4 +117,4 @@ def with_prompts(dataset: Dataset, column: str, template: str, system_prompt: st
         raise ValueError(
             f"dataset_prompt_column: the dataset has no column {column!r}; its columns are {dataset.column_names}"
         )
-    return dataset.map(lambda row: {"prompt": make_prompt(row[column], template, system_prompt)})
+    return dataset.map(lambda row: {"prompt": make_prompt(row[column], template, system_prompt, examples)})

@@ -9,6 +9,7 @@ or dataset is touched.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import difflib
 import enum
@@ -54,8 +55,36 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     return values
 
 
-def load_recipe(path: str | Path | None, overrides: list[str] | None = None, values: dict | None = None) -> Recipe:
-    """Parse and validate a recipe file (or a ``values`` mapping) with command-line overrides."""
+@contextlib.contextmanager
+def _as_if_on_gpu():
+    """Let ``TrainingArguments`` accept bf16 on a machine without a GPU (checking a recipe
+    meant for GPUs from a laptop or CI); nothing is run under it."""
+    import transformers.training_args as training_args
+
+    original = training_args.is_torch_bf16_gpu_available
+    training_args.is_torch_bf16_gpu_available = lambda *a, **k: True
+    try:
+        yield
+    finally:
+        training_args.is_torch_bf16_gpu_available = original
+
+
+def load_recipe(
+    path: str | Path | None,
+    overrides: list[str] | None = None,
+    values: dict | None = None,
+    check_only: bool = False,
+) -> Recipe:
+    """Parse and validate a recipe file (or a ``values`` mapping) with command-line overrides.
+
+    ``check_only`` validates a recipe meant for other hardware (GPUs) on this machine; the
+    result is for inspection, not for running here.
+    """
+    with _as_if_on_gpu() if check_only else contextlib.nullcontext():
+        return _load_recipe(path, overrides, values)
+
+
+def _load_recipe(path, overrides, values) -> Recipe:
     overrides = list(overrides or [])
     where = str(path) if path is not None else "recipe"
     values = dict(read_yaml(path) if values is None else values)

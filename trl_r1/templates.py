@@ -14,8 +14,11 @@ ZERO_TEMPLATE = (
 TEMPLATES = ("zero", "chat")
 
 
-def make_prompt(question: str, template: str, system_prompt: str | None = None) -> str | list[dict]:
-    """A TRL prompt: plain text for ``zero``, a conversation for ``chat``.
+def make_prompt(
+    question: str, template: str, system_prompt: str | None = None, examples: list[dict] | None = None
+) -> str | list[dict]:
+    """A TRL prompt: plain text for ``zero``, a conversation for ``chat`` (system prompt, then
+    any demonstration ``examples`` messages, then the question).
 
     >>> make_prompt("What is 2+2?", "zero").endswith("User: What is 2+2?. Assistant:")
     True
@@ -26,5 +29,5 @@ def make_prompt(question: str, template: str, system_prompt: str | None = None) 
         return ZERO_TEMPLATE.format(prompt=question)
     if template == "chat":
         messages = [{"role": "system", "content": system_prompt}] if system_prompt else []
-        return messages + [{"role": "user", "content": question}]
+        return messages + list(examples or []) + [{"role": "user", "content": question}]
     raise ValueError(f"Unknown prompt template {template!r}; choose one of {TEMPLATES}")

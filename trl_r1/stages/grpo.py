@@ -12,7 +12,7 @@ from trl_r1_rewards import check_options
 
 from ..callbacks import METRICS_FILE, PLOT_FILE, MetricsFileCallback, plot_metrics, read_metrics
 from ..config import R1GRPOConfig, R1ScriptArguments
-from ..data import load_any, with_prompts
+from ..data import check_dataset_name, load_any, with_prompts
 from ..hub import CARD_FILE, RECIPE_FILE, first_last_mean, model_card, push_folder
 from ..models import resolve_model
 from ..trainer import R1GRPOTrainer, build_rewards
@@ -27,6 +27,7 @@ def validate(script_args: R1ScriptArguments, args: R1GRPOConfig, model_args: Mod
         raise ValueError("model_name_or_path: a GRPO recipe needs a model")
     if not script_args.dataset_name:
         raise ValueError("dataset_name: a GRPO recipe needs a dataset")
+    check_dataset_name(script_args.dataset_name)
     for spec in args.reward_specs:
         try:
             check_options(spec.name, spec.kwargs)
@@ -41,7 +42,7 @@ def run(recipe) -> dict:
 
     data = load_any(script_args.dataset_name, script_args.dataset_config)
     train = with_prompts(data[script_args.dataset_train_split], script_args.dataset_prompt_column,
-                         args.prompt_template, args.system_prompt)
+                         args.prompt_template, args.system_prompt, args.chat_examples)
     if script_args.max_train_samples is not None:
         train = train.shuffle(seed=args.seed).select(range(min(script_args.max_train_samples, len(train))))
 
