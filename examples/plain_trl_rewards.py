@@ -46,10 +46,12 @@ def main() -> None:
     )
     trainer = GRPOTrainer(model=args.model, reward_funcs=reward_funcs, args=config, train_dataset=arithmetic())
     trainer.train()
+    trainer.save_model()  # to --output_dir
 
-    for log in trainer.state.log_history:
-        if "rewards/accuracy/mean" in log:
-            print(f"step {log['step']}: " + ", ".join(f"{k}={v:.3f}" for k, v in log.items() if k.startswith("rewards/") and k.endswith("/mean")))
+    for log in trainer.state.log_history:  # one line per step: the mean of each reward
+        means = {k: v for k, v in log.items() if k.startswith("rewards/") and k.endswith("/mean")}
+        if means:
+            print(f"step {log['step']}: " + ", ".join(f"{k}={v:.3f}" for k, v in means.items()))
 
 
 if __name__ == "__main__":

@@ -17,8 +17,7 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # --import-mode=importlib: conftest is not importable otherwise
-from conftest import REPO, run_cli, tiny_recipe, write_recipe  # noqa: E402
+from helpers import REPO, run_cli, tiny_recipe, write_recipe
 
 EXAMPLES = REPO / "examples"
 PLUGIN_DIST = "trl-r1-example-reward-plugin"
@@ -30,10 +29,9 @@ def pip(*args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=120)
 
 
-def python(code: str, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    """Run ``code`` (or a script, when ``args`` are given after it) in a fresh interpreter."""
-    result = subprocess.run([sys.executable, *(["-c", textwrap.dedent(code)] if code else []), *args],
-                            capture_output=True, text=True, timeout=timeout, env=ENV, cwd=REPO)
+def python(*argv: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    """``python ARGV`` in a fresh interpreter (offline); fails the test on a non-zero exit."""
+    result = subprocess.run([sys.executable, *argv], capture_output=True, text=True, timeout=timeout, env=ENV, cwd=REPO)
     assert result.returncode == 0, f"exit {result.returncode}\nstdout:\n{result.stdout[-3000:]}\nstderr:\n{result.stderr[-5000:]}"
     return result
 
@@ -55,7 +53,7 @@ def read_metrics(output_dir: Path) -> list[dict]:
 
 
 def test_installed_plugin_is_found_by_name(reward_plugin):
-    out = python("""
+    out = python("-c", textwrap.dedent("""
         import json
         from trl_r1_rewards import available_rewards, load_reward
 
@@ -72,7 +70,7 @@ def test_installed_plugin_is_found_by_name(reward_plugin):
             "garbage": reward(prompts=[None, 3], completions=[None, {"content": 5}]),
             "error": error,
         }))
-    """)
+    """))
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert "brevity" in result["available"] and "accuracy" in result["available"]
     assert result["name"] == "brevity"
@@ -90,7 +88,7 @@ def test_recipe_trains_with_plugin_reward_by_name(reward_plugin, tiny_model, tmp
 
 
 def test_plain_trl_script_uses_both_rewards(tiny_model, tmp_path):
-    out = python("", str(EXAMPLES / "plain_trl_rewards.py"), "--model", str(tiny_model),
+    out = python(str(EXAMPLES / "plain_trl_rewards.py"), "--model", str(tiny_model),
                  "--max_steps", "1", "--output_dir", str(tmp_path / "out"))
     summary = [line for line in out.stdout.splitlines() if line.startswith("step 1:")]
     assert summary, out.stdout[-3000:]
