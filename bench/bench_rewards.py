@@ -3,10 +3,21 @@ r"""Throughput and correctness of our rewards against the obvious alternatives, 
 A GRPO-shaped batch (``--prompts`` questions x ``--generations`` completions, 32 x 16 = 512 by
 default), each completion an R1-style ``<think>`` of about ``--chars`` characters of English
 reasoning with some LaTeX, then a summary with ``\boxed{}``. Golds are stored as datasets
-store them (bare LaTeX, no ``$``); half the completions answer right (written differently from
-the gold), half wrong, so the truth is known. Wrong answers differ between generations (as sampled ones do); right ones
-repeat. Deterministic (``--seed``); the workers are warmed up on other golds first, so that
-their caches give nothing away.
+store them (bare LaTeX, no ``$``); half the completions answer right, half wrong, so the truth
+is known. Wrong answers differ between generations (as sampled ones do); right ones repeat.
+Deterministic (``--seed``); both scorers are warmed up on other golds first (worker start-up,
+math-verify's parser tables), so that no cache gives anything away.
+
+Two mixes of gold answers, each timed on its own batch, ours and TRL's side by side:
+
+- ``realistic``: the answer types of MATH-500, by prompt: 60% integers (19 of 32 prompts),
+  12% fractions (4), 10% radicals and pi (3), 6% tuples and intervals (2), 6% algebraic
+  expressions (2), 6% text and letters (2). Right answers are written as models write them:
+  integers and half of the rest exactly as the gold, the others differently (``\dfrac``,
+  ``0.75``, ``\sqrt{50}``, spacing). AIME and GSM8K, all integers, are easier still.
+- ``hard``: golds that TRL's ``accuracy_reward`` gets wrong or skips (``\sqrt{3}``, ``(1,2)``,
+  ``\frac12``, ...), every right answer written differently from its gold; two thirds of it
+  are sets, tuples, radicals and expressions, which math-verify parses slowly.
 
     python bench/bench_rewards.py                    # the default batch, well under 2 minutes
     python bench/bench_rewards.py --prompts 4 --chars 2000
@@ -39,6 +50,32 @@ def gold_family(kind: int, n: int, k: int) -> tuple[str, str, str]:
 
 FAMILIES = 11
 
+
+def realistic_family(kind: int, n: int, k: int) -> tuple[str, str, str]:
+    """Like :func:`gold_family`, for the MATH-500 mix: ``kind`` is the prompt's index mod 32."""
+    m = n + 1 + k
+    a, b = n % 9 + 1, n % 7 + 10  # a proper fraction a/b
+    if kind < 19:  # integers, answered exactly as written in the gold
+        return rf"{n}", rf"{n}", rf"{m}"
+    return [
+        (rf"\frac{{{a}}}{{{b}}}", rf"\dfrac{{{a}}}{{{b}}}", rf"\frac{{{a}}}{{{m}}}"),
+        (rf"\frac{{{a}}}{{{b}}}", rf"\frac{{{a}}}{{{b}}}", rf"\frac{{{m}}}{{{b}}}"),
+        (rf"\frac{{{a}}}{{4}}", f"{a / 4}", rf"\frac{{{m}}}{{4}}"),
+        (rf"\frac{{{a}}}{{{b}}}", rf"\frac{{{a}}}{{{b}}}", f"{m / 8}"),
+        (rf"{a}\sqrt{{2}}", rf"\sqrt{{{2 * a * a}}}", rf"{m}\sqrt{{2}}"),
+        (rf"{a}\pi", rf"{a}\pi", rf"{m}\pi"),
+        (rf"\frac{{\pi}}{{{b}}}", rf"\frac{{\pi}}{{{b}}}", rf"\frac{{\pi}}{{{m}}}"),
+        (rf"({a},{b})", rf"({a}, {b})", rf"({a}, {m})"),
+        (rf"(-\infty, {a}]", rf"(-\infty,{a}]", rf"(-\infty, {m}]"),
+        (rf"x^2+{a}x", rf"x^2 + {a}x", rf"x^2+{m}x"),
+        (rf"{a}x-{b}", rf"{a}x-{b}", rf"{a}x-{m}"),
+        (r"\text{(C)}", "C", "ABDE"[k % 4]),
+        (r"\text{Monday}", r"\text{Monday}", rf"\text{{Day{m}}}"),
+    ][kind - 19]
+
+
+MIXES = {"realistic": (realistic_family, 32), "hard": (gold_family, FAMILIES)}
+
 SENTENCES = [
     "Okay, so I need to find the value that satisfies the condition in the problem.",
     "Let me start by writing down what we know.",
@@ -53,14 +90,15 @@ SENTENCES = [
 ]
 
 
-def make_batch(prompts: int, generations: int, chars: int, seed: int):
+def make_batch(prompts: int, generations: int, chars: int, seed: int, mix: str = "hard"):
     """``(completions, golds, truth)``: plain-text completions and whether each is right."""
+    family, families = MIXES[mix]
     rng = random.Random(seed)
     completions, golds, truth = [], [], []
     for p in range(prompts):
         number = 10 + p + 1000 * seed  # a new seed gives new golds: no cache carries over
         for g in range(generations):
-            gold, right, wrong = gold_family(p % FAMILIES, number, g)
+            gold, right, wrong = family(p % families, number, g)
             correct = g % 2 == 0
             reasoning, n = [], 0
             while n < chars:
@@ -89,6 +127,9 @@ def main() -> None:
     parser.add_argument("--chars", type=int, default=12_000, help="reasoning length per completion")
     parser.add_argument("--langdetect-sample", type=int, default=64, help="completions timed for naive langdetect")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--mix", nargs="+", choices=sorted(MIXES), default=["realistic", "hard"],
+                        help="gold-answer mixes timed for accuracy")
+    parser.add_argument("--skip-language", action="store_true", help="time the accuracy reward only")
     args = parser.parse_args()
 
     import langdetect
@@ -96,25 +137,37 @@ def main() -> None:
 
     from trl_r1_rewards import load_reward
 
-    completions, golds, truth = make_batch(args.prompts, args.generations, args.chars, args.seed)
+    accuracy = load_reward("accuracy")
+    for mix in args.mix:
+        # Warm-up on other golds (seed + 1) of the same mix: starts our workers, and fills the
+        # parser's prediction tables in both our workers and TRL's process.
+        warm, warm_golds, _ = make_batch(args.prompts, 2, 100, args.seed + 1, mix)
+        warm = [[{"role": "assistant", "content": c}] for c in warm]
+        accuracy(prompts=[""] * len(warm), completions=warm, solution=warm_golds)
+        accuracy_reward(warm, warm_golds)
+
+        completions, golds, truth = make_batch(args.prompts, args.generations, args.chars, args.seed, mix)
+        n = len(completions)
+        conversational = [[{"role": "assistant", "content": c}] for c in completions]
+        prompts = [[{"role": "user", "content": "Solve the problem."}]] * n
+        print(f"[{mix}] batch: {n} completions, {sum(map(len, completions)) / n:,.0f} characters each on average")
+        ours, t_ours = timed(lambda: accuracy(prompts=prompts, completions=conversational, solution=golds))
+        trl, t_trl = timed(lambda: accuracy_reward(conversational, golds))
+
+        def right(rewards):
+            return sum((r == 1.0) == t for r, t in zip(rewards, truth))
+
+        print(f"[{mix}] accuracy  ours: {n / t_ours:8.1f} completions/s ({t_ours:.2f} s), right on {right(ours)}/{n}")
+        print(f"[{mix}] accuracy  trl : {n / t_trl:8.1f} completions/s ({t_trl:.2f} s), right on {right(trl)}/{n} "
+              f"({sum(r is None for r in trl)} skipped as unparseable golds)")
+        print(f"[{mix}] accuracy  speed-up: {t_trl / t_ours:.2f}x")
+    if args.skip_language:
+        return
+
+    completions, _, _ = make_batch(args.prompts, args.generations, args.chars, args.seed)
     n = len(completions)
     conversational = [[{"role": "assistant", "content": c}] for c in completions]
     prompts = [[{"role": "user", "content": "Solve the problem."}]] * n
-    print(f"batch: {n} completions, {sum(map(len, completions)) / n:,.0f} characters each on average")
-
-    accuracy = load_reward("accuracy")
-    warm, warm_golds, _ = make_batch(2, 16, 100, args.seed + 1)  # start the workers, other golds
-    accuracy(prompts=[""] * len(warm), completions=warm, solution=warm_golds)
-    ours, t_ours = timed(lambda: accuracy(prompts=prompts, completions=conversational, solution=golds))
-    trl, t_trl = timed(lambda: accuracy_reward(conversational, golds))
-
-    def right(rewards):
-        return sum((r == 1.0) == t for r, t in zip(rewards, truth))
-
-    print(f"accuracy  ours: {n / t_ours:8.1f} completions/s, right on {right(ours)}/{n}")
-    print(f"accuracy  trl : {n / t_trl:8.1f} completions/s, right on {right(trl)}/{n} "
-          f"({sum(r is None for r in trl)} skipped as unparseable golds)")
-    print(f"accuracy  speed-up: {t_trl / t_ours:.1f}x")
 
     language = load_reward("language_consistency")
     scores, t_lang = timed(lambda: language(prompts=prompts, completions=conversational))

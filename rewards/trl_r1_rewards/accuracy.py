@@ -9,6 +9,15 @@ decides equality (``1/2 == 0.5 == \frac{1}{2}``, intervals, sets, equations).
 Scoring runs in worker processes (:mod:`trl_r1_rewards.parallel`), each pair under a hard
 deadline that holds from any thread; a pair that exceeds it scores 0.0 and is counted.
 Workers cache parsed golds and verdicts: in GRPO each gold comes back once per generation.
+
+Two things never reach the workers (:func:`fast_score`, in the calling process):
+
+- *duplicates*: identical ``(gold, answer, boxed)`` triples of a batch (a GRPO group repeats
+  its right answer many times) are scored once;
+- *plain numbers*: when the gold and the answer are both plain decimals (``42``, ``-0.5``,
+  ``007``; no ``1,000``, no ``1e3``), they are compared exactly, which is what math-verify
+  decides on them, except for unequal numbers closer than its float rounding, which still
+  go to math-verify. Integers are every answer of AIME and GSM8K and most of MATH's.
 """
 
 from __future__ import annotations
@@ -18,6 +27,7 @@ import logging
 import os
 import re
 from collections import Counter
+from fractions import Fraction
 from typing import Any
 
 from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse, verify
@@ -40,18 +50,26 @@ def _parse_expression(expr: str) -> list:
     )
 
 
+def _gold_expression(gold: str) -> str | None:
+    """The bare expression :func:`parse_gold` reads, ``None`` for math delimited in prose."""
+    boxed = last_boxed(gold)
+    if boxed is not None:
+        return boxed
+    if _MATH_DELIMITERS.search(gold):
+        return None
+    return gold
+
+
 def parse_gold(gold: str) -> list:
     r"""Parse a gold answer as datasets store it; ``[]`` when it cannot be read.
 
     >>> [str(parse_gold(g)[0]) for g in [r"\sqrt{3}", r"2\pi", r"\boxed{\frac12}", "$0.5$", "C"]]
     ['sqrt(3)', '2*pi', '1/2', '1/2', 'c']
     """
-    boxed = last_boxed(gold)
-    if boxed is not None:
-        return _parse_expression(boxed)
-    if _MATH_DELIMITERS.search(gold):  # delimited math inside prose: math-verify finds it
+    expression = _gold_expression(gold)
+    if expression is None:  # delimited math inside prose: math-verify finds it
         return parse(gold, parsing_timeout=None)
-    return _parse_expression(gold)
+    return _parse_expression(expression)
 
 
 @functools.lru_cache(maxsize=16384)
@@ -67,10 +85,58 @@ def score_answer(task: tuple[str, str | None, bool]) -> tuple[float | None, str 
         return None, "unparseable_golds"
     if answer is None:
         return 0.0, "missing_answers"
+    if boxed and answer == _gold_expression(gold) and any(isinstance(p, str) and p.strip() for p in gold_parsed):
+        # The same string parses to the same list, and verify() then matches its string form.
+        return 1.0, None
     predicted = _parse_expression(answer) if boxed else parse(answer, parsing_timeout=None)
     if not predicted:
         return 0.0, "unparseable_answers"
     return float(verify(gold_parsed, predicted, timeout_seconds=None)), None
+
+
+# A sign, digits, at most one decimal point with digits after it. Longer numbers go to
+# math-verify: int() refuses more than 4300 digits, and nobody's gold is that long.
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d+)?|\.\d+)")
+_MAX_NUMBER_CHARS = 1000
+# math-verify rounds floats to 6 decimals and evaluates to 15 digits: unequal numbers closer
+# than this (relative to their size, or to 1) may still be "equal" to it, so it decides those.
+_CLOSE = Fraction(1, 10**5)
+
+
+def _plain_number(text: str) -> Fraction | None:
+    text = text.strip()
+    if text.startswith("$") and text.endswith("$") and text.count("$") == 2:
+        text = text[1:-1].strip()
+    if len(text) > _MAX_NUMBER_CHARS or not _PLAIN_NUMBER.fullmatch(text):
+        return None
+    return Fraction(text)
+
+
+def fast_score(task: tuple[str, str | None, bool]) -> tuple[float, str | None] | None:
+    """:func:`score_answer`'s verdict when it is certain without math-verify, else ``None``.
+
+    Decides pairs of plain decimal numbers (and a missing answer to a plain-number gold).
+
+    >>> fast_score(("42", "42.0", True)), fast_score(("-7", "7", True)), fast_score(("1,000", "1000", True))
+    ((1.0, None), (0.0, None), None)
+    """
+    gold, answer, _ = task
+    gold_expression = _gold_expression(gold)
+    expected = _plain_number(gold_expression if gold_expression is not None else gold)
+    if expected is None:
+        return None
+    if answer is None:
+        return 0.0, "missing_answers"
+    predicted = _plain_number(answer)
+    if predicted is None:
+        return None
+    if predicted == expected:
+        return 1.0, None
+    if "." not in gold and "." not in answer:  # integers: sympy compares them exactly too
+        return 0.0, None
+    if abs(predicted - expected) >= _CLOSE * max(1, abs(predicted), abs(expected)):
+        return 0.0, None
+    return None
 
 
 # The deadline is ours (parallel.py): math-verify's signal-based one is off, and so is its
@@ -158,9 +224,17 @@ class AccuracyReward(Reward):
             (str(gold) if gold is not None else "", *extract_answer(completion, self.answer_tags))
             for completion, gold in zip(completions, golds, strict=True)
         ]
-        pool = shared_pool(self.num_workers, preload=[__name__])
+        outcomes: dict[tuple, Any] = {}  # each distinct task once
+        for task in tasks:
+            if task not in outcomes:
+                outcomes[task] = fast_score(task)
+        slow = [task for task, outcome in outcomes.items() if outcome is None]
+        if slow:
+            pool = shared_pool(self.num_workers, preload=[__name__])
+            outcomes.update(zip(slow, pool.map(score_answer, slow, timeout=self.timeout)))
         rewards: list[float | None] = []
-        for outcome in pool.map(score_answer, tasks, timeout=self.timeout):
+        for task in tasks:  # counters count completions, duplicates included
+            outcome = outcomes[task]
             if isinstance(outcome, Failure):
                 counts["timeouts" if outcome is Failure.TIMEOUT else "crashes"] += 1
                 rewards.append(0.0)
