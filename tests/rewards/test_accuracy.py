@@ -131,3 +131,115 @@ def test_reward_pickles_and_accepts_trl_kwargs(accuracy):
     clone = pickle.loads(pickle.dumps(accuracy))
     assert clone(["q"], ["\\boxed{1}"], solution=["1"], trainer_state=None, log_extra=None, completion_ids=[[1]]) == [1.0]
     assert clone.__name__ == "accuracy"
+
+
+# --- fast paths: plain numbers decided in the calling process, duplicates scored once --------
+
+
+def _math_verify_verdict(task):
+    """What the workers decide, math-verify all the way (the cache would hide nothing here)."""
+    return accuracy_module.score_answer.__wrapped__(task)
+
+
+@pytest.mark.parametrize(
+    "gold, answer, expected",
+    [
+        ("5", "5", 1.0), ("5", "5.0", 1.0), ("5", "05", 1.0), ("05", "5", 1.0), ("5.0", "5", 1.0),
+        ("5", "6", 0.0), ("5", "-5", 0.0), ("-5", "-5.0", 1.0), ("+5", "5", 1.0), ("0", "-0", 1.0),
+        ("0.5", ".5", 1.0), ("0.5", "0.50", 1.0), ("-0.5", "-.5", 1.0), ("5", "0.05", 0.0), ("50", "0.5", 0.0),
+        ("123456789012345678901234567890", "123456789012345678901234567890", 1.0),
+        ("123456789012345678901234567890", "123456789012345678901234567891", 0.0),
+        ("123456789012345678901234567890", "123456789012345678901234567890.0", 1.0),
+        (r"\boxed{42}", "42", 1.0), ("$42$", "42", 1.0), ("42", "43", 0.0),
+    ],
+)
+def test_plain_numbers_are_decided_without_math_verify(gold, answer, expected):
+    assert accuracy_module.fast_score((gold, answer, True)) == (expected, None)
+    assert _math_verify_verdict((gold, answer, True)) == (expected, None)
+
+
+@pytest.mark.parametrize(
+    "gold, answer",
+    [
+        ("1,000", "1000"),  # thousands separators are not plain
+        ("1e3", "1000"), ("5.", "5"), (r"\frac12", "0.5"), ("5", r"\boxed{5}"), ("5", "5 apples"),
+        ("0.3333333", "0.3333334"),  # closer than math-verify's float rounding: it decides
+        ("1" * 1001, "1" * 1001),  # longer than any gold: math-verify decides
+    ],
+)
+def test_other_pairs_go_to_math_verify(gold, answer):
+    assert accuracy_module.fast_score((gold, answer, True)) is None
+
+
+def test_fast_path_agrees_with_math_verify_on_a_sample():
+    import random
+
+    rng = random.Random(0)
+
+    def number():
+        whole = str(rng.choice([0, 1, 7, 42, 100, 2024, rng.randrange(10**6), rng.randrange(10**25)]))
+        kind = rng.random()
+        if kind < 0.4:
+            return whole
+        if kind < 0.7:
+            return f"{whole}.{rng.choice(['0', '00', '5', '25', '125', '333', str(rng.randrange(10**7))])}"
+        return rng.choice(["-", "+", "0", ""]) + whole
+
+    pairs = []
+    for _ in range(150):
+        gold = number()
+        answer = rng.choice([gold, number(), gold + ".0", "-" + gold.lstrip("+-"), f"{gold}1", gold.lstrip("0") or "0"])
+        pairs.append((gold, answer, rng.random() < 0.8))
+    decided = 0
+    for task in pairs:
+        fast = accuracy_module.fast_score(task)
+        if fast is not None:
+            decided += 1
+            assert fast == _math_verify_verdict(task), task
+    assert decided >= 120  # the rest: unequal but closer than math-verify rounds
+
+
+def test_missing_answer_to_a_number_gold():
+    assert accuracy_module.fast_score(("5", None, False)) == (0.0, "missing_answers")
+    assert _math_verify_verdict(("5", None, False)) == (0.0, "missing_answers")
+
+
+def test_identical_answer_shortcut_agrees_with_math_verify():
+    from math_verify import verify
+
+    for gold in [r"\sqrt{3}", r"(1,2)", r"\{1,2\}", r"x^2+1", r"\frac{\pi}{3}", r"\text{Monday}", "C", r"(-\infty, 3]"]:
+        parsed = accuracy_module.parse_gold(gold)
+        assert accuracy_module.score_answer((gold, gold, True)) == (1.0, None)
+        assert verify(parsed, accuracy_module._parse_expression(gold), timeout_seconds=None)
+
+
+class _CountingPool:
+    """Stands in for the worker pool: scores in-process and records what it was sent."""
+
+    def __init__(self):
+        self.sent = []
+
+    def map(self, fn, items, *, timeout):
+        items = list(items)
+        self.sent.extend(items)
+        return [fn(item) for item in items]
+
+
+def test_duplicates_are_scored_once_and_numbers_never_reach_the_pool(monkeypatch):
+    pool = _CountingPool()
+    monkeypatch.setattr(accuracy_module, "shared_pool", lambda *args, **kwargs: pool)
+    reward = AccuracyReward()
+    right, wrong = r"<think>a</think> \boxed{\frac{\sqrt3}{2}}", r"<think>b</think> \boxed{\frac{1}{2}}"
+    group = [right] * 8 + [wrong] * 7 + [r"<think>never closed"]
+    gold = r"\frac{\sqrt{3}}{2}"
+    metrics = {}
+    rewards = reward(["q"] * 16, group, solution=[gold] * 16, log_metric=metrics.__setitem__)
+    assert rewards == [1.0] * 8 + [0.0] * 8
+    assert metrics["accuracy/missing_answers"] == 1.0  # counters count completions
+    assert sorted(task[1] for task in pool.sent if task[1]) == [r"\frac{1}{2}", r"\frac{\sqrt3}{2}"]
+    assert len(pool.sent) == 3  # right, wrong, missing: once each
+
+    pool.sent.clear()
+    numbers = [r"</think> \boxed{12}", r"</think> \boxed{12.0}", r"</think> \boxed{-12}", "<think>unclosed", r"</think> 12"]
+    assert reward(["q"] * 5, numbers, solution=["12"] * 5) == [1.0, 1.0, 0.0, 0.0, 1.0]
+    assert pool.sent == []
