@@ -53,6 +53,9 @@ def run(recipe) -> dict:
         "dtype": model_args.dtype,
         **(args.model_init_kwargs or {}),
     }
+    # We upload once, at the end, with our own card; the Trainer's own Hub sync would create the
+    # repo at start-up and push every checkpoint.
+    push_to_hub, args.push_to_hub = args.push_to_hub, False
     trainer = R1GRPOTrainer(
         model=model_path,
         reward_funcs=rewards,
@@ -91,7 +94,7 @@ def run(recipe) -> dict:
         if span:
             summary["reward_first5"], summary["reward_last5"] = span
             print(f"  mean reward, first 5 logged steps: {span[0]:.3f}; last 5: {span[1]:.3f}")
-        if args.push_to_hub:
+        if push_to_hub:
             repo_id = args.hub_model_id or output_dir.name
             url = push_folder(output_dir, repo_id, private=args.hub_private_repo, token=args.hub_token)
             summary["hub"] = str(url)

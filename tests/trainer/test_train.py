@@ -1,0 +1,103 @@
+"""GRPO end to end through the real CLI and the real TRL trainer on a tiny random model."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from helpers import REPO, run_cli, tiny_recipe, write_recipe
+
+from trl_r1.reflection import reflection_counts
+from trl_r1_rewards.text import completion_text
+
+WORDS = ["wait", "mistake", "however", "but", "retry", "error", "verify", "wrong", "evaluate", "check"]
+
+
+def metrics(output_dir: Path) -> list[dict]:
+    rows = [json.loads(line) for line in (output_dir / "metrics.jsonl").read_text().splitlines()]
+    return [row for row in rows if "reward" in row]
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_model, tmp_path_factory):
+    """One 3-step run: format scheduled for the last step only, completions logged."""
+    tmp = tmp_path_factory.mktemp("train")
+    recipe = tiny_recipe(
+        tiny_model, tmp / "out", max_steps=3, log_completions=True,
+        rewards=["accuracy", {"name": "format", "kwargs": {"template": "r1", "strict": False}, "start_step": -1}],
+        max_completion_length=24,
+    )
+    result = run_cli(str(write_recipe(tmp / "recipe.yaml", recipe)))
+    return tmp / "out", result
+
+
+def test_outputs_are_written_and_announced(trained):
+    out, result = trained
+    assert (out / "model.safetensors").is_file() and (out / "config.json").is_file()
+    assert (out / "tokenizer.json").is_file()
+    assert (out / "training.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "stage: grpo" in (out / "recipe.yaml").read_text()
+    assert str(out) in result.stdout and "metrics.jsonl" in result.stdout and "training.png" in result.stdout
+    rows = metrics(out)
+    assert [row["step"] for row in rows] == [1, 2, 3]
+    for key in ("reward", "rewards/accuracy/mean", "completions/mean_length", "reflection/rate_per_1k_words"):
+        assert all(key in row for row in rows), key
+
+
+def test_reward_schedule_switches_format_on_for_the_last_step(trained):
+    out, _ = trained
+    rows = metrics(out)
+    assert [row["rewards/format/mean"] is None for row in rows] == [True, True, False]
+    assert all(row["rewards/accuracy/mean"] is not None for row in rows)
+
+
+def test_reflection_metrics_match_the_logged_completions(trained):
+    out, _ = trained
+    for row in metrics(out):
+        table = pd.read_parquet(out / "completions" / f"completions_{row['step']:05d}.parquet")
+        texts = [completion_text(c if isinstance(c, str) else list(c)) for c in table["completion"]]
+        counts, total = reflection_counts(texts, WORDS)
+        assert total > 0
+        for word in WORDS:
+            assert row[f"reflection/{word}"] == counts[word], word
+        assert row["reflection/rate_per_1k_words"] == pytest.approx(1000 * sum(counts.values()) / total)
+
+
+def test_card_describes_the_run(trained):
+    out, _ = trained
+    card = (out / "README.md").read_text()
+    assert card.startswith("---\nbase_model: ")
+    assert "- `accuracy`" in card and "- `format`" in card
+    assert "![reward, completion length, reflection rate](training.png)" in card
+    assert "| step | 3 |" in card and "stage: grpo" in card
+
+
+def test_interrupted_run_resumes_from_its_last_checkpoint(tiny_model, tmp_path):
+    out = tmp_path / "out"
+    recipe = write_recipe(tmp_path / "recipe.yaml", tiny_recipe(tiny_model, out, max_steps=6, save_steps=2))
+    process = subprocess.Popen([sys.executable, "-m", "trl_r1", str(recipe)], cwd=REPO,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 240
+        while not (out / "checkpoint-2" / "trainer_state.json").is_file():
+            assert process.poll() is None, "the run ended before its first checkpoint"
+            assert time.monotonic() < deadline, "no checkpoint within 240 s"
+            time.sleep(0.2)
+        time.sleep(0.5)  # let the checkpoint finish writing
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    assert not (out / "model.safetensors").exists(), "killed too late: the run had already finished"
+    killed_at = max(int(p.name.split("-")[1]) for p in out.glob("checkpoint-*"))
+
+    result = run_cli(str(recipe))
+    assert f"Resuming from {out / f'checkpoint-{killed_at}'}" in result.stdout + result.stderr
+    assert [row["step"] for row in metrics(out)] == [1, 2, 3, 4, 5, 6]  # no step twice, none missing
+    state = json.loads((out / "checkpoint-6" / "trainer_state.json").read_text())
+    assert state["global_step"] == 6
