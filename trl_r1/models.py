@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,5 +82,8 @@ def resolve_model(name_or_path: str) -> str:
     tmp = target.with_name(target.name + f".tmp{os.getpid()}")
     model.save_pretrained(tmp)
     tokenizer.save_pretrained(tmp)
-    tmp.replace(target) if not target.exists() else None  # another process may have won the race
+    if target.exists():  # another process (e.g. a second accelerate rank) converted it meanwhile
+        shutil.rmtree(tmp)
+    else:
+        tmp.replace(target)
     return str(target)
