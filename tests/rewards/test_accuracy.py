@@ -137,8 +137,8 @@ def test_reward_pickles_and_accepts_trl_kwargs(accuracy):
 
 
 def _math_verify_verdict(task):
-    """What the workers decide, math-verify all the way (the cache would hide nothing here)."""
-    return accuracy_module.score_answer.__wrapped__(task)
+    """What math-verify decides, as it comes (no fast path, no cache, default LL parsing)."""
+    return accuracy_module._score_answer(*task)
 
 
 @pytest.mark.parametrize(
@@ -243,3 +243,53 @@ def test_duplicates_are_scored_once_and_numbers_never_reach_the_pool(monkeypatch
     numbers = [r"</think> \boxed{12}", r"</think> \boxed{12.0}", r"</think> \boxed{-12}", "<think>unclosed", r"</think> 12"]
     assert reward(["q"] * 5, numbers, solution=["12"] * 5) == [1.0, 1.0, 0.0, 0.0, 1.0]
     assert pool.sent == []
+
+
+
+# --- two-stage (SLL, then LL) parsing gives the parses of plain LL parsing ---------------------
+
+PARSER_CORPUS = [
+    r"(1,2)", r"(1, 2)", r"[1, 3]", r"(1,2]", r"(-\infty, 3]", r"(-\infty,-1)\cup(1,\infty)", r"\{1,2\}", r"\{2, 1, 3\}",
+    r"\sqrt{3}", r"3\sqrt{2}", r"\sqrt[3]{2}", r"\frac12", r"\dfrac{3}{4}", r"\frac{\sqrt{3}}{2}", r"-\frac{\pi}{3}", r"2\pi",
+    r"x^2+1", r"x^2+3x-4", r"2x-5", r"(x-1)(x+2)", r"\frac{x+1}{x-1}", r"y=2x+3", r"x=1,2,3", r"a=b=c", r"k=3",
+    r"1 \le x \le 4", r"x<3", r"x \in [1,2]", r"\text{(C)}", r"\text{Monday}", "C", r"\textbf{(B)}",
+    r"\begin{pmatrix}1\\2\end{pmatrix}", r"\begin{pmatrix}1&2\\3&4\end{pmatrix}", r"3,333", r"1,000,000", r"1, 2, 3",
+    r"\frac{1}{2}, \frac{3}{4}", r"10\%", r"\$5", r"5!", r"\binom{5}{2}", r"\log_2 8", r"\sin x", r"e^{i\pi}",
+    r"\infty", r"\emptyset", r"\pm 3", r"2^{10}", r"0.75", r"-12", r"\left(1,2\right)", r"\overline{AB}",
+    r"\angle ABC", r"f(x)=x^2", r"\{(1,2),(3,4)\}", r"((1,2),3)", r"x^2+", r"\frac{1}{", r"(1,2", r"}{", "",
+]
+
+
+def _latex2sympy_outcome(latex):
+    from latex2sympy2_extended.latex2sympy2 import latex2sympy
+
+    try:
+        return "ok", str(latex2sympy(latex))
+    except Exception as error:  # noqa: BLE001
+        return "error", str(error)
+
+
+def test_two_stage_parsing_is_installed_and_scoped():
+    from antlr4.atn.PredictionMode import PredictionMode
+    from latex2sympy2_extended.latex2sympy2 import _Latex2Sympy
+
+    assert accuracy_module.TWO_STAGE_PARSING
+    assert _Latex2Sympy().create_parser("1")._interp.predictionMode == PredictionMode.LL  # TRL's calls: as ever
+    with accuracy_module.fast_parsing():
+        assert _Latex2Sympy().create_parser("1")._interp.predictionMode == PredictionMode.SLL
+
+
+def test_two_stage_parsing_gives_the_same_parses():
+    import sys
+
+    sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[2] / "bench"))
+    from bench_rewards import gold_family, realistic_family
+
+    corpus = list(PARSER_CORPUS) + [x for pair in DATASET_GOLDS for x in pair]
+    for n, k in [(10, 0), (23, 5)]:
+        corpus += [x for kind in range(11) for x in gold_family(kind, n, k)]
+        corpus += [x for kind in range(19, 32) for x in realistic_family(kind, n, k)]
+    for latex in corpus:
+        expected = _latex2sympy_outcome(latex)
+        with accuracy_module.fast_parsing():
+            assert _latex2sympy_outcome(latex) == expected, latex
