@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import statistics
 import time
 
 
@@ -129,6 +130,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--mix", nargs="+", choices=sorted(MIXES), default=["realistic", "hard"],
                         help="gold-answer mixes timed for accuracy")
+    parser.add_argument("--repeats", type=int, default=3, help="batches timed per mix (each with new golds)")
     parser.add_argument("--skip-language", action="store_true", help="time the accuracy reward only")
     args = parser.parse_args()
 
@@ -146,21 +148,31 @@ def main() -> None:
         accuracy(prompts=[""] * len(warm), completions=warm, solution=warm_golds)
         accuracy_reward(warm, warm_golds)
 
-        completions, golds, truth = make_batch(args.prompts, args.generations, args.chars, args.seed, mix)
-        n = len(completions)
-        conversational = [[{"role": "assistant", "content": c}] for c in completions]
-        prompts = [[{"role": "user", "content": "Solve the problem."}]] * n
-        print(f"[{mix}] batch: {n} completions, {sum(map(len, completions)) / n:,.0f} characters each on average")
-        ours, t_ours = timed(lambda: accuracy(prompts=prompts, completions=conversational, solution=golds))
-        trl, t_trl = timed(lambda: accuracy_reward(conversational, golds))
+        runs = []  # (ours s, trl s, ours right, trl right, trl skipped, n): one batch, both scorers
+        for repeat in range(args.repeats):
+            seed = args.seed + 2 * repeat  # seed, seed+2, seed+4: never the warm-up's seed + 1
+            completions, golds, truth = make_batch(args.prompts, args.generations, args.chars, seed, mix)
+            n = len(completions)
+            conversational = [[{"role": "assistant", "content": c}] for c in completions]
+            prompts = [[{"role": "user", "content": "Solve the problem."}]] * n
+            ours, t_ours = timed(lambda: accuracy(prompts=prompts, completions=conversational, solution=golds))
+            trl, t_trl = timed(lambda: accuracy_reward(conversational, golds))
 
-        def right(rewards):
-            return sum((r == 1.0) == t for r, t in zip(rewards, truth))
+            def right(rewards):
+                return sum((r == 1.0) == t for r, t in zip(rewards, truth))
 
-        print(f"[{mix}] accuracy  ours: {n / t_ours:8.1f} completions/s ({t_ours:.2f} s), right on {right(ours)}/{n}")
-        print(f"[{mix}] accuracy  trl : {n / t_trl:8.1f} completions/s ({t_trl:.2f} s), right on {right(trl)}/{n} "
-              f"({sum(r is None for r in trl)} skipped as unparseable golds)")
-        print(f"[{mix}] accuracy  speed-up: {t_trl / t_ours:.2f}x")
+            runs.append((t_ours, t_trl, right(ours), right(trl), sum(r is None for r in trl), n))
+        print(f"[{mix}] batch: {n} completions, {sum(map(len, completions)) / n:,.0f} characters each on average; "
+              f"{len(runs)} batches (new golds each), medians")
+        t_ours, t_trl = (statistics.median(run[i] for run in runs) for i in (0, 1))
+        ratios = sorted(run[1] / run[0] for run in runs)
+        n_all = sum(run[5] for run in runs)
+        print(f"[{mix}] accuracy  ours: {n / t_ours:8.1f} completions/s ({t_ours:.2f} s), "
+              f"right on {sum(run[2] for run in runs)}/{n_all}")
+        print(f"[{mix}] accuracy  trl : {n / t_trl:8.1f} completions/s ({t_trl:.2f} s), "
+              f"right on {sum(run[3] for run in runs)}/{n_all} ({sum(run[4] for run in runs)} skipped as unparseable golds)")
+        print(f"[{mix}] accuracy  speed-up: {statistics.median(ratios):.2f}x (per batch: "
+              f"{', '.join(f'{r:.2f}' for r in ratios)})")
     if args.skip_language:
         return
 
