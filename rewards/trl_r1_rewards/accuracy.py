@@ -155,7 +155,7 @@ def _score_answer(gold: str, answer: str | None, boxed: bool) -> tuple[float | N
 
 # A sign, digits, at most one decimal point with digits after it. Longer numbers go to
 # math-verify: int() refuses more than 4300 digits, and nobody's gold is that long.
-_PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d+)?|\.\d+)")
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]+)?|\.[0-9]+)")  # ASCII digits only
 _MAX_NUMBER_CHARS = 1000
 # math-verify rounds floats to 6 decimals and evaluates to 15 digits: unequal numbers closer
 # than this (relative to their size, or to 1) may still be "equal" to it, so it decides those.

@@ -162,7 +162,7 @@ def test_plain_numbers_are_decided_without_math_verify(gold, answer, expected):
     "gold, answer",
     [
         ("1,000", "1000"),  # thousands separators are not plain
-        ("1e3", "1000"), ("5.", "5"), (r"\frac12", "0.5"), ("5", r"\boxed{5}"), ("5", "5 apples"),
+        ("1e3", "1000"), ("5.", "5"), (r"\frac12", "0.5"), ("5", r"\boxed{5}"), ("5", "5 apples"), ("5", "\u0665"),
         ("0.3333333", "0.3333334"),  # closer than math-verify's float rounding: it decides
         ("1" * 1001, "1" * 1001),  # longer than any gold: math-verify decides
     ],
