@@ -10,6 +10,8 @@ import os
 import resource
 import socket
 import subprocess
+import sys
+import textwrap
 import time
 import uuid
 
@@ -57,11 +59,30 @@ def test_memory_bomb_is_contained(score):
         while True:
             hog.append(bytearray(50 * 1024 * 1024))
     """
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     assert score(program, [("", "x")]) == 0.0
     assert score("x = bytearray(10 ** 11)", [("", "x")]) == 0.0
-    # No process of ours (runner included) got anywhere near the bomb's appetite.
-    assert resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss < max(before, 300 * 1024)
+
+
+def test_memory_bomb_never_grows_past_the_limit():
+    # Measured in a fresh interpreter: RUSAGE_CHILDREN is the peak over every child a process
+    # ever reaped, and the test session's own children (training runs) are bigger than the bomb
+    # may get.
+    script = textwrap.dedent("""
+        import resource
+        from trl_r1_rewards.code import CodeReward
+        bomb = "<think>x</think>\\n```python\\nhog = []\\nwhile True:\\n    hog.append(bytearray(50 * 2**20))\\n```"
+        honest = "<think>x</think>\\n```python\\nblock = bytearray(150 * 2**20)\\nblock[::4096] = b'1' * len(block[::4096])\\nprint('x')\\n```"
+        reward = CodeReward(timeout=2.0, memory_mb=256, max_workers=1)
+        for completion in (honest, bomb):
+            print(reward(prompts=["q"], completions=[completion], test_cases=[[{"input": "", "output": "x"}]])[0])
+            print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+    """)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    honest_reward, honest_peak, bomb_reward, bomb_peak = result.stdout.split()
+    # The control proves the measurement sees sandboxed programs: 150 MiB touched and counted.
+    assert float(honest_reward) == 1.0 and int(honest_peak) > 140 * 1024
+    assert float(bomb_reward) == 0.0
+    assert int(bomb_peak) < 300 * 1024, f"a sandboxed process reached {int(bomb_peak) // 1024} MiB"
 
 
 @requires("readonly_fs")

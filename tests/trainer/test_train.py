@@ -80,24 +80,29 @@ def test_card_describes_the_run(trained):
 
 def test_interrupted_run_resumes_from_its_last_checkpoint(tiny_model, tmp_path):
     out = tmp_path / "out"
-    recipe = write_recipe(tmp_path / "recipe.yaml", tiny_recipe(tiny_model, out, max_steps=6, save_steps=2))
+    steps = 12
+    recipe = write_recipe(tmp_path / "recipe.yaml", tiny_recipe(tiny_model, out, max_steps=steps, save_steps=2))
     process = subprocess.Popen([sys.executable, "-m", "trl_r1", str(recipe)], cwd=REPO,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 240
-        while not (out / "checkpoint-2" / "trainer_state.json").is_file():
+        while not list(out.glob("checkpoint-*/trainer_state.json")):
             assert process.poll() is None, "the run ended before its first checkpoint"
             assert time.monotonic() < deadline, "no checkpoint within 240 s"
-            time.sleep(0.2)
-        time.sleep(0.5)  # let the checkpoint finish writing
+            time.sleep(0.05)
     finally:
         process.send_signal(signal.SIGKILL)
         process.wait()
     assert not (out / "model.safetensors").exists(), "killed too late: the run had already finished"
-    killed_at = max(int(p.name.split("-")[1]) for p in out.glob("checkpoint-*"))
+    complete = [int(p.parent.name.split("-")[1]) for p in out.glob("checkpoint-*/trainer_state.json")]
+    killed_at = max(complete)
+    assert killed_at < steps
+    # A checkpoint the kill interrupted mid-save (no trainer_state.json) must be passed over.
+    half_written = out / f"checkpoint-{killed_at + 1}"
+    half_written.mkdir(exist_ok=True)
+    (half_written / "config.json").write_text("{}")
 
     result = run_cli(str(recipe))
     assert f"Resuming from {out / f'checkpoint-{killed_at}'}" in result.stdout + result.stderr
-    assert [row["step"] for row in metrics(out)] == [1, 2, 3, 4, 5, 6]  # no step twice, none missing
-    state = json.loads((out / "checkpoint-6" / "trainer_state.json").read_text())
-    assert state["global_step"] == 6
+    assert [row["step"] for row in metrics(out)] == list(range(1, steps + 1))  # no step twice, none missing
+    assert json.loads((out / "trainer_state.json").read_text())["global_step"] == steps

@@ -6,10 +6,10 @@ import logging
 from pathlib import Path
 
 import yaml
-from transformers.trainer_utils import get_last_checkpoint
 from trl import ModelConfig, get_peft_config
 from trl_r1_rewards import check_options
 
+from ..checkpoints import last_complete_checkpoint
 from ..callbacks import METRICS_FILE, PLOT_FILE, MetricsFileCallback, plot_metrics, read_metrics
 from ..config import R1GRPOConfig, R1ScriptArguments
 from ..data import check_dataset_name, load_any, with_prompts
@@ -65,12 +65,14 @@ def run(recipe) -> dict:
         callbacks=[MetricsFileCallback(output_dir)],
     )
     checkpoint = args.resume_from_checkpoint
-    if checkpoint is None and args.auto_resume and output_dir.is_dir():
-        checkpoint = get_last_checkpoint(str(output_dir))
+    if checkpoint is None and args.auto_resume:
+        checkpoint = last_complete_checkpoint(output_dir)
         if checkpoint:
             trainer.accelerator.print(f"Resuming from {checkpoint}")
+            checkpoint = str(checkpoint)
     trainer.train(resume_from_checkpoint=checkpoint)
     trainer.save_model(str(output_dir))
+    trainer.save_state()
 
     summary = {}
     if trainer.accelerator.is_main_process:
