@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
-
 import yaml
 
 from .callbacks import PLOT_FILE, read_metrics
@@ -30,12 +28,13 @@ def model_card(
     *,
     repo_id: str | None,
     base_model: str,
-    recipe: dict[str, Any],
+    recipe: str,
     rewards: list[str],
     metrics_path: str | Path,
     plot_file: str | None = PLOT_FILE,
 ) -> str:
-    """A model card in Markdown with Hub metadata: base model, rewards, final metrics, plot, recipe."""
+    """A model card in Markdown with Hub metadata: base model, rewards, final metrics, plot, and
+    the recipe (YAML text) that produced the model."""
     rows = read_metrics(metrics_path)
     final = rows[-1] if rows else {}
     shown = ["reward", *sorted(k for k in final if k.startswith("rewards/") and k.endswith("/mean")),
@@ -69,7 +68,7 @@ def model_card(
         lines += ["No training metrics were logged."]
     if plot_file:
         lines += ["", "## Training curves", "", f"![reward, completion length, reflection rate]({plot_file})"]
-    lines += ["", "## Recipe", "", "```yaml", yaml.safe_dump(recipe, sort_keys=False).strip(), "```", ""]
+    lines += ["", "## Recipe", "", "```yaml", recipe.strip(), "```", ""]
     return "\n".join(lines)
 
 

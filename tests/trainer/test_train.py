@@ -76,6 +76,7 @@ def test_card_describes_the_run(trained):
     assert "- `accuracy`" in card and "- `format`" in card
     assert "![reward, completion length, reflection rate](training.png)" in card
     assert "| step | 3 |" in card and "stage: grpo" in card
+    assert (out / "recipe.yaml").read_text() in card
 
 
 def test_interrupted_run_resumes_from_its_last_checkpoint(tiny_model, tmp_path):

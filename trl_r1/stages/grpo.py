@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import yaml
 from trl import ModelConfig, get_peft_config
 from trl_r1_rewards import check_options
 
@@ -14,7 +13,7 @@ from ..callbacks import METRICS_FILE, PLOT_FILE, MetricsFileCallback, plot_metri
 from ..config import R1GRPOConfig, R1ScriptArguments
 from ..data import check_dataset_name, load_any, with_prompts
 from ..hub import CARD_FILE, RECIPE_FILE, first_last_mean, model_card, push_folder
-from ..models import resolve_model
+from ..models import hub_id, resolve_model
 from ..trainer import R1GRPOTrainer, build_rewards
 
 logger = logging.getLogger(__name__)
@@ -76,12 +75,12 @@ def run(recipe) -> dict:
 
     summary = {}
     if trainer.accelerator.is_main_process:
-        (output_dir / RECIPE_FILE).write_text(yaml.safe_dump(recipe.values, sort_keys=False))
+        (output_dir / RECIPE_FILE).write_text(recipe.to_yaml())
         plot = plot_metrics(output_dir / METRICS_FILE, output_dir / PLOT_FILE)
         card = model_card(
             repo_id=args.hub_model_id,
-            base_model=model_args.model_name_or_path,
-            recipe=recipe.values,
+            base_model=hub_id(model_args.model_name_or_path),
+            recipe=recipe.to_yaml(),
             rewards=[spec.name for spec in args.reward_specs],
             metrics_path=output_dir / METRICS_FILE,
             plot_file=PLOT_FILE if plot else None,
