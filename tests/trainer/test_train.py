@@ -107,3 +107,14 @@ def test_interrupted_run_resumes_from_its_last_checkpoint(tiny_model, tmp_path):
     assert f"Resuming from {out / f'checkpoint-{killed_at}'}" in result.stdout + result.stderr
     assert [row["step"] for row in metrics(out)] == list(range(1, steps + 1))  # no step twice, none missing
     assert json.loads((out / "trainer_state.json").read_text())["global_step"] == steps
+
+
+def test_tiny_code_recipe_trains_with_the_code_reward(tiny_model, tmp_path):
+    out = tmp_path / "out"
+    run_cli("recipes/tiny/code.yaml", "--model_name_or_path", str(tiny_model), "--output_dir", str(out),
+            "--max_steps", "1", "--num_generations", "4", "--per_device_train_batch_size", "4",
+            "--max_completion_length", "8", "--gradient_checkpointing", "false")
+    (row,) = metrics(out)
+    assert row["rewards/code/mean"] == 0.0  # a random model writes no program...
+    assert row["code/no_code_block"] == 1.0  # ...and the reward says why
+    assert row["rewards/format/mean"] is not None
