@@ -105,3 +105,15 @@ def test_benchmark_recipes_use_the_papers_sampling(name):
     assert (config.temperature, config.top_p, config.max_new_tokens) == (0.6, 0.95, 32768)
     assert config.benchmark == name and 4 <= config.num_samples <= 64 and config.dataset_name
     assert config.scorer == ("code" if name == "livecodebench" else "accuracy")
+
+
+def test_compare_renders_results_side_by_side_with_the_paper(tmp_path):
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    a.write_text(json.dumps({"benchmark": "aime24", "model": "mine", "pass@1": 0.125}))
+    b.write_text(json.dumps({"benchmark": "math500", "model": "mine", "pass@1": 0.5}))
+    out = run_cli("compare", str(a), str(b), "--paper").stdout
+    assert "| model | aime24 | math500 | gpqa_diamond | livecodebench |" in out
+    assert "| mine | 12.5 | 50.0 | - | - |" in out
+    assert "| R1-Distill-Qwen-7B (paper) | 55.5 | 92.8 | - | 37.6 |" in out
+    bad = run_cli("compare", str(tmp_path / "missing.json"), check=False)
+    assert bad.returncode == 2 and "missing.json" in bad.stderr
