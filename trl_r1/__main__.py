@@ -11,6 +11,10 @@ usage: python -m trl_r1 RECIPE.yaml [--field value ...]
        python -m trl_r1 RECIPE.yaml --help     the fields the recipe's stage accepts
        python -m trl_r1 check RECIPE.yaml ...  validate a recipe (also one meant for GPUs) and stop
        python -m trl_r1 list                   recipes, stage kinds, rewards, built-in datasets
+       python -m trl_r1 decontaminate TRAIN --against EVAL[:name] ... --output OUT
+                                               drop training rows sharing a 10-gram with a test question
+       python -m trl_r1 compare METRICS.json ... [--paper]
+                                               evaluations side by side, with the paper's numbers
 
 Runs a recipe: a YAML file naming a `stage:` kind and its fields. --field value pairs on the
 command line override the YAML (e.g. --max_steps 10 --output_dir /tmp/run).
@@ -49,6 +53,14 @@ def main(argv: list[str] | None = None) -> int:
     if argv[0] == "list":
         print(list_everything())
         return 0
+    if argv[0] == "decontaminate":
+        from .decontaminate import main as decontaminate
+
+        return decontaminate(argv[1:])
+    if argv[0] == "compare":
+        from .compare import main as compare
+
+        return compare(argv[1:])
 
     from .recipe import RecipeError, load_recipe, read_yaml
 

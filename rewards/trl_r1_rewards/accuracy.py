@@ -127,6 +127,17 @@ def parse_gold(gold: str) -> list:
     return _parse_expression(expression)
 
 
+def parse_answer(answer: str, boxed: bool) -> list:
+    r"""Parse a predicted answer as :func:`extract_answer` returns it; ``[]`` when unreadable.
+
+    A boxed answer is a bare expression; free text is searched for its last math.
+
+    >>> str(parse_answer(r"\frac{1}{2}", boxed=True)[0]), str(parse_answer("so it is $x=3$", boxed=False)[0])
+    ('1/2', 'Eq(x, 3)')
+    """
+    return _parse_expression(answer) if boxed else parse(answer, parsing_timeout=None)
+
+
 @functools.lru_cache(maxsize=16384)
 def score_answer(task: tuple[str, str | None, bool]) -> tuple[float | None, str | None]:
     """Score one ``(gold, answer, boxed)`` triple -> ``(reward, counter or None)``.
@@ -147,7 +158,7 @@ def _score_answer(gold: str, answer: str | None, boxed: bool) -> tuple[float | N
     if boxed and answer == _gold_expression(gold) and any(isinstance(p, str) and p.strip() for p in gold_parsed):
         # The same string parses to the same list, and verify() then matches its string form.
         return 1.0, None
-    predicted = _parse_expression(answer) if boxed else parse(answer, parsing_timeout=None)
+    predicted = parse_answer(answer, boxed)
     if not predicted:
         return 0.0, "unparseable_answers"
     return float(verify(gold_parsed, predicted, timeout_seconds=None)), None

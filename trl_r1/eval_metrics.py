@@ -1,0 +1,216 @@
+"""R1's evaluation metrics: pass@1 over k samples, the unbiased pass@k, and cons@k.
+
+R1_FACTS.md, "Evaluation protocol": pass@1 is the mean correctness over the k samples of each
+question; cons@64 is a majority vote over 64 samples. Votes are cast for final answers grouped
+by mathematical equivalence (``1/2``, ``0.5`` and ``\\frac{1}{2}`` are one answer), decided by
+the same math-verify parsing the ``accuracy`` reward uses (:mod:`trl_r1_rewards.accuracy`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from fractions import Fraction
+
+from math_verify import verify
+from trl_r1_rewards.accuracy import _plain_number, fast_parsing, parse_answer
+
+logger = logging.getLogger(__name__)
+
+
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """Unbiased estimate of pass@k from ``n`` samples of which ``c`` are correct (Chen et al.,
+    2021): ``1 - C(n-c, k) / C(n, k)``, computed as a product so it never overflows.
+
+    >>> pass_at_k(4, 1, 1), pass_at_k(4, 1, 2), pass_at_k(4, 0, 2), pass_at_k(4, 3, 2)
+    (0.25, 0.5, 0.0, 1.0)
+    """
+    if not 0 <= c <= n or not 1 <= k <= n:
+        raise ValueError(f"pass@k needs 0 <= c <= n and 1 <= k <= n, got n={n}, c={c}, k={k}")
+    if n - c < k:
+        return 1.0
+    missed = 1.0  # C(n-c, k) / C(n, k) = prod_{i=n-c+1}^{n} (1 - k/i)
+    for i in range(n - c + 1, n + 1):
+        missed *= 1.0 - k / i
+    return 1.0 - missed
+
+
+def pass_ks(n: int) -> list[int]:
+    """The k reported for ``n`` samples: powers of two up to ``n``, and ``n`` itself.
+
+    >>> pass_ks(1), pass_ks(6), pass_ks(64)
+    ([1], [1, 2, 4, 6], [1, 2, 4, 8, 16, 32, 64])
+    """
+    ks, k = [], 1
+    while k < n:
+        ks.append(k)
+        k *= 2
+    return ks + [n]
+
+
+def mean_pass_at_k(scores: Sequence[Sequence[float]], k: int) -> float:
+    """pass@k averaged over questions; ``scores[q]`` are question q's per-sample scores (a
+    sample counts as correct when its score is >= 1; ``None`` counts as wrong). With ``k=1``
+    this is pass@1, the mean correctness over the samples.
+
+    >>> mean_pass_at_k([[1, 0, 0, 0], [1, 1, 0, 0]], 1), round(mean_pass_at_k([[1, 0, 0, 0], [1, 1, 0, 0]], 2), 4)
+    (0.375, 0.6667)
+    """
+    if not scores:
+        return 0.0
+    return sum(pass_at_k(len(s), sum(_correct(x) for x in s), k) for s in scores) / len(scores)
+
+
+def _correct(score: float | None) -> bool:
+    return score is not None and score >= 1.0
+
+
+class _Answer:
+    """One extracted answer, parsed once, comparable by mathematical equivalence."""
+
+    def __init__(self, text: str, boxed: bool):
+        self.text = text.strip()
+        self.number: Fraction | None = _plain_number(self.text) if boxed else None
+        self._parsed: list | None = None
+        self.boxed = boxed
+
+    @property
+    def parsed(self) -> list:
+        if self._parsed is None:
+            try:
+                with fast_parsing():
+                    self._parsed = parse_answer(self.text, self.boxed)
+            except Exception:  # noqa: BLE001 - unreadable model output is its own answer
+                self._parsed = []
+        return self._parsed
+
+    def same_as(self, other: _Answer) -> bool:
+        if self.text == other.text:
+            return True
+        if self.number is not None and other.number is not None:
+            return self.number == other.number
+        if not self.parsed or not other.parsed:
+            return False
+        try:
+            return bool(verify(self.parsed, other.parsed, timeout_seconds=None))
+        except Exception:  # noqa: BLE001
+            return False
+
+
+def cluster_answers(answers: Sequence[tuple[str | None, bool]]) -> list[int | None]:
+    """A cluster id per ``(answer, boxed)`` pair (as :func:`extract_answer` returns them):
+    equal ids for mathematically equivalent answers; ``None`` for no answer.
+
+    >>> cluster_answers([(r"\\frac{1}{2}", True), ("0.5", True), ("2", True), (None, False), ("1/2", True)])
+    [0, 0, 1, None, 0]
+    """
+    representatives: list[_Answer] = []
+    ids: list[int | None] = []
+    for text, boxed in answers:
+        if text is None or not text.strip():
+            ids.append(None)
+            continue
+        answer = _Answer(text, boxed)
+        for i, representative in enumerate(representatives):
+            if answer.same_as(representative):
+                ids.append(i)
+                break
+        else:
+            representatives.append(answer)
+            ids.append(len(representatives) - 1)
+    return ids
+
+
+def majority_vote(answers: Sequence[tuple[str | None, bool]], scores: Sequence[float | None]) -> float:
+    """cons@k for one question: 1.0 when the most frequent answer (by equivalence; ties go to
+    the answer seen first) is correct, else 0.0. Samples without an answer do not vote.
+
+    >>> majority_vote([("1", True), ("2", True), ("2.0", True), ("1", True)], [1, 0, 0, 1])
+    1.0
+    >>> majority_vote([("3", True), ("2", True), ("2.0", True)], [1, 0, 0])
+    0.0
+    """
+    ids = cluster_answers(answers)
+    counts: dict[int, int] = {}
+    for i in ids:
+        if i is not None:
+            counts[i] = counts.get(i, 0) + 1
+    if not counts:
+        return 0.0
+    winner = max(counts, key=lambda i: (counts[i], -i))  # ids are numbered in order of appearance
+    return float(_correct(scores[ids.index(winner)]))
+
+
+def mean_cons_at_k(
+    answers: Sequence[Sequence[tuple[str | None, bool]]], scores: Sequence[Sequence[float | None]], k: int | None = None
+) -> float:
+    """cons@k averaged over questions, voting with the first ``k`` samples of each (all if None).
+
+    >>> mean_cons_at_k([[("1", True), ("1", True)], [("5", True), ("6", True)]], [[1, 1], [0, 1]])
+    0.5
+    """
+    if not answers:
+        return 0.0
+    votes = [majority_vote(a[:k], s[:k]) for a, s in zip(answers, scores, strict=True)]
+    return sum(votes) / len(votes)
+
+
+def summarize(questions: Sequence[Sequence[dict]], reflection_words: Sequence[str], vote: bool = True) -> dict:
+    """The metrics of an evaluation from its per-sample rows (``score``, ``answer``, ``boxed``,
+    ``completion``, ``num_tokens``), grouped by question, every question with the same n.
+
+    >>> rows = [[{"score": 1.0, "answer": "2", "boxed": True, "completion": "wait, 2", "num_tokens": 4},
+    ...          {"score": 0.0, "answer": "3", "boxed": True, "completion": "3", "num_tokens": 2}]]
+    >>> summarize(rows, ["wait"])
+    {'num_samples': 2, 'pass@1': 0.5, 'pass@2': 1.0, 'cons@2': 1.0, 'mean_response_tokens': 3.0, 'reflection_per_1k_words': 333.3333333333333}
+    """
+    from .reflection import rate_per_1k_words, reflection_counts
+
+    sizes = {len(q) for q in questions}
+    if len(sizes) > 1:
+        raise ValueError(f"every question needs the same number of samples, got {sorted(sizes)}")
+    n = sizes.pop() if sizes else 0
+    scores = [[s["score"] for s in q] for q in questions]
+    metrics: dict = {"num_samples": n}
+    for k in pass_ks(n) if n else []:
+        metrics[f"pass@{k}"] = mean_pass_at_k(scores, k)
+    if vote and n:
+        metrics[f"cons@{n}"] = mean_cons_at_k([[(s["answer"], s["boxed"]) for s in q] for q in questions], scores)
+    samples = [s for q in questions for s in q]
+    metrics["mean_response_tokens"] = sum(s["num_tokens"] for s in samples) / len(samples) if samples else 0.0
+    counts, total = reflection_counts((s["completion"] for s in samples), reflection_words)
+    metrics["reflection_per_1k_words"] = rate_per_1k_words(sum(counts.values()), total)
+    return metrics
+
+
+def markdown_table(results: Sequence[dict]) -> str:
+    """One row per metrics dict (``benchmark``, ``model`` and the metrics of :func:`summarize`);
+    accuracies as percentages, absent metrics as a dash.
+
+    >>> print(markdown_table([{"benchmark": "aime24", "model": "m", "num_samples": 2, "pass@1": 0.5, "pass@2": 0.75}]))
+    | benchmark | model | n | pass@1 | pass@2 |
+    |---|---|---|---|---|
+    | aime24 | m | 2 | 50.0 | 75.0 |
+    """
+    metric_keys: list[str] = []
+    for result in results:
+        for key in result:
+            if (key.startswith(("pass@", "cons@")) or key in ("mean_response_tokens", "reflection_per_1k_words")) \
+                    and key not in metric_keys:
+                metric_keys.append(key)
+    order = {"pass": 0, "cons": 1}
+    metric_keys.sort(key=lambda k: (order.get(k.split("@")[0], 2), int(k.split("@")[1]) if "@" in k else 0))
+    header = ["benchmark", "model", "n", *metric_keys]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for result in results:
+        cells = [str(result.get("benchmark", "")), str(result.get("model", "")), str(result.get("num_samples", "-"))]
+        for key in metric_keys:
+            value = result.get(key)
+            if value is None:
+                cells.append("-")
+            elif "@" in key:
+                cells.append(f"{100 * value:.1f}")
+            else:
+                cells.append(f"{value:.1f}")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)

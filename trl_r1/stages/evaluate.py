@@ -1,0 +1,260 @@
+"""Stage ``evaluate``: sample k answers per benchmark question and score them as R1 does.
+
+    python -m trl_r1 recipes/eval/aime24.yaml --model <path or hub id> [--dataset_name local.jsonl]
+
+Writes to ``output_dir``:
+
+- ``samples.jsonl``: one line per sample (question index, completion, extracted answer, score,
+  tokens), appended question by question; re-running the command skips finished questions;
+- ``metrics.json``: pass@1, pass@k (k = 1, 2, 4, ... n), cons@n, mean response length,
+  reflection-word rate, and the settings they were measured with;
+- ``results.md``: the same as a Markdown table.
+
+Correctness is the scorer's: a reward from the registry (``accuracy`` by default), the very
+definition training uses.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from trl_r1_rewards import check_options, load_reward
+from trl_r1_rewards.accuracy import extract_answer
+
+from ..config import REFLECTION_WORDS
+from ..data import check_dataset_name, load_any
+from ..eval_metrics import markdown_table, summarize
+from ..generation import BACKENDS, Sampling, make_backend
+from ..models import resolve_model
+from ..templates import TEMPLATES, make_prompt
+
+logger = logging.getLogger(__name__)
+
+# Scorers whose answers are final answers that can be compared (cons@n is a vote over them).
+VOTING_SCORERS = ("accuracy",)
+SAMPLES_FILE, METRICS_FILE, TABLE_FILE, SETTINGS_FILE = "samples.jsonl", "metrics.json", "results.md", "settings.json"
+
+
+@dataclass
+class EvalConfig:
+    """An evaluation: which model, which benchmark, how to sample and how to score.
+
+    Args:
+        model_name_or_path (`str`): a Hub id, a local directory or `embedded:<name>`
+            (`--model` on the command line).
+        dataset_name (`str`): a Hub dataset id or a local JSONL/JSON/CSV/Parquet file.
+        dataset_config (`str`, *optional*): the Hub dataset's configuration.
+        dataset_split (`str`, defaults to `"test"`): the split to evaluate (a local file's only
+            split is `train`, which is used whenever the named split is missing and it is the only one).
+        problem_column / answer_column (`str`): the question and the gold answer.
+        scorer (`str`, defaults to `"accuracy"`): a reward from `python -m trl_r1 list`;
+            `scorer_kwargs` are its options. A sample is correct when it scores >= 1.
+        num_samples (`int`): k samples per question (the paper: 4 to 64 by test-set size).
+        temperature / top_p / max_new_tokens: the paper's 0.6 / 0.95 / 32768 by default.
+        batch_size (`int`): questions per generation call (each sampled `num_samples` times).
+        max_questions (`int`, *optional*): evaluate only the first N questions (quick runs).
+        prompt_template / system_prompt: how a question becomes a prompt (zero-shot).
+        backend (`str`): `auto` (vLLM when usable), `transformers` or `vllm`.
+    """
+
+    model_name_or_path: str | None = field(
+        default=None, metadata={"help": "Model: Hub id, local directory or embedded:<name>.", "aliases": ["--model"]})
+    dataset_name: str | None = field(default=None, metadata={"help": "Hub dataset id or local JSONL/Parquet file."})
+    dataset_config: str | None = field(default=None, metadata={"help": "Hub dataset configuration."})
+    dataset_split: str = field(default="test", metadata={"help": "Split to evaluate."})
+    problem_column: str = field(default="problem", metadata={"help": "Column holding the question."})
+    answer_column: str = field(default="answer", metadata={"help": "Column holding the gold answer."})
+    scorer: str = field(default="accuracy", metadata={"help": "Reward that decides correctness (>= 1 is correct)."})
+    scorer_kwargs: dict = field(default_factory=dict, metadata={"help": "Options of the scorer reward."})
+    num_samples: int = field(default=4, metadata={"help": "Samples per question (k)."})
+    temperature: float = field(default=0.6, metadata={"help": "Sampling temperature (paper: 0.6)."})
+    top_p: float = field(default=0.95, metadata={"help": "Nucleus sampling (paper: 0.95)."})
+    max_new_tokens: int = field(default=32768, metadata={"help": "Generation budget per sample (paper: 32768)."})
+    batch_size: int = field(default=8, metadata={"help": "Questions per generation call."})
+    max_questions: int | None = field(default=None, metadata={"help": "Only the first N questions."})
+    prompt_template: str = field(default="chat", metadata={"help": "zero or chat.", "choices": sorted(TEMPLATES)})
+    system_prompt: str | None = field(default=None, metadata={"help": "System message (chat template)."})
+    backend: str = field(default="auto", metadata={"help": "Generation backend.", "choices": list(BACKENDS)})
+    dtype: str = field(default="auto", metadata={"help": "Model dtype (auto, bfloat16, float32, ...)."})
+    seed: int = field(default=0, metadata={"help": "Sampling seed."})
+    benchmark: str | None = field(default=None, metadata={"help": "Name in the results (default: the dataset's)."})
+    output_dir: str = field(default="outputs/eval", metadata={"help": "Where samples, metrics and table go."})
+    reflection_words: list[str] = field(
+        default_factory=lambda: list(REFLECTION_WORDS), metadata={"help": "Words counted per 1k response words."})
+
+    def __post_init__(self):
+        if isinstance(self.scorer_kwargs, str):  # given on the command line as JSON
+            self.scorer_kwargs = json.loads(self.scorer_kwargs)
+
+    @property
+    def sampling(self) -> Sampling:
+        return Sampling(self.num_samples, self.temperature, self.top_p, self.max_new_tokens, self.seed)
+
+    def settings(self) -> dict[str, Any]:
+        """What a resumed run must share with the run it continues."""
+        keys = ("model_name_or_path", "dataset_name", "dataset_config", "dataset_split", "problem_column",
+                "answer_column", "scorer", "scorer_kwargs", "num_samples", "temperature", "top_p",
+                "max_new_tokens", "prompt_template", "system_prompt", "seed")
+        return {k: getattr(self, k) for k in keys}
+
+
+ARGUMENTS = (EvalConfig,)
+
+
+def validate(config: EvalConfig) -> None:
+    if not config.model_name_or_path:
+        raise ValueError("model_name_or_path: an evaluation needs a model (--model PATH_OR_HUB_ID)")
+    if not config.dataset_name:
+        raise ValueError("dataset_name: an evaluation needs a benchmark dataset (Hub id or local file)")
+    check_dataset_name(config.dataset_name)
+    for key in ("num_samples", "max_new_tokens", "batch_size"):
+        if getattr(config, key) < 1:
+            raise ValueError(f"{key}: must be >= 1, got {getattr(config, key)}")
+    if config.max_questions is not None and config.max_questions < 1:
+        raise ValueError(f"max_questions: must be >= 1, got {config.max_questions}")
+    if not 0 < config.top_p <= 1 or config.temperature <= 0:
+        raise ValueError("temperature must be > 0 and top_p in (0, 1]: R1 evaluates by sampling")
+    if config.prompt_template not in TEMPLATES:
+        raise ValueError(f"prompt_template: {config.prompt_template!r} is not one of {sorted(TEMPLATES)}")
+    if config.backend not in BACKENDS:
+        raise ValueError(f"backend: {config.backend!r} is not one of {BACKENDS}")
+    if not isinstance(config.scorer_kwargs, dict):
+        raise ValueError(f"scorer_kwargs: a mapping of the scorer's options, got {config.scorer_kwargs!r}")
+    try:
+        check_options(config.scorer, _scorer_options(config))
+    except (KeyError, TypeError) as e:
+        raise ValueError(f"scorer: {e}") from None
+
+
+def _scorer_options(config: EvalConfig) -> dict:
+    """The scorer's options; the gold column is passed as ``solution_column`` where the scorer has one."""
+    from trl_r1_rewards.registry import accepted_parameters, reward_factory
+
+    options = dict(config.scorer_kwargs)
+    try:
+        if "solution_column" in accepted_parameters(reward_factory(config.scorer)):
+            options.setdefault("solution_column", config.answer_column)
+    except KeyError:
+        pass  # unknown scorer: check_options names it
+    return options
+
+
+def load_questions(config: EvalConfig) -> list[dict]:
+    """The benchmark rows to evaluate, in order."""
+    data = load_any(config.dataset_name, config.dataset_config)
+    if config.dataset_split in data:
+        split = data[config.dataset_split]
+    elif list(data) == ["train"]:  # a local file: its one split
+        split = data["train"]
+    else:
+        raise ValueError(f"dataset_split: {config.dataset_name} has no split {config.dataset_split!r}; "
+                         f"its splits are {list(data)}")
+    for column in (config.problem_column, config.answer_column):
+        if column not in split.column_names:
+            raise ValueError(f"{config.dataset_name} has no column {column!r}; its columns are {split.column_names} "
+                             "(set problem_column / answer_column)")
+    if config.max_questions is not None:
+        split = split.select(range(min(config.max_questions, len(split))))
+    return [dict(row) for row in split]
+
+
+def read_samples(path: Path, num_samples: int) -> dict[int, list[dict]]:
+    """Finished questions of a previous run: index -> its samples. A line cut short by a crash,
+    and a question with fewer than ``num_samples`` samples, are dropped (the file is rewritten
+    without them) so that they are generated again."""
+    if not path.is_file():
+        return {}
+    found: dict[int, list[dict]] = {}
+    lines = path.read_text().splitlines()
+    for line in lines:
+        try:
+            sample = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        found.setdefault(sample["question"], []).append(sample)
+    done = {q: s for q, s in found.items() if len(s) == num_samples}
+    kept = [json.dumps(s) for samples in done.values() for s in samples]
+    if len(kept) != len(lines) or not path.read_text().endswith("\n"):
+        path.write_text("".join(line + "\n" for line in kept))
+    return done
+
+
+def _check_settings(output_dir: Path, config: EvalConfig) -> None:
+    path = output_dir / SETTINGS_FILE
+    settings = json.loads(json.dumps(config.settings()))
+    if path.is_file():
+        previous = json.loads(path.read_text())
+        changed = sorted(k for k in settings if previous.get(k) != settings[k])
+        if changed and (output_dir / SAMPLES_FILE).is_file():
+            raise ValueError(
+                f"{output_dir} holds samples of an evaluation with other settings ({', '.join(changed)}); "
+                "use another output_dir, or delete it to start over")
+    output_dir.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(settings, indent=2) + "\n")
+
+
+def run(recipe) -> dict:
+    from tqdm.auto import tqdm
+
+    (config,) = recipe.configs
+    output_dir = Path(config.output_dir)
+    _check_settings(output_dir, config)
+    questions = load_questions(config)
+    samples_path = output_dir / SAMPLES_FILE
+    done = read_samples(samples_path, config.num_samples)
+    todo = [i for i in range(len(questions)) if i not in done]
+    if done:
+        print(f"Resuming: {len(done)} of {len(questions)} questions already evaluated in {samples_path}")
+
+    if todo:
+        scorer = load_reward(config.scorer, **_scorer_options(config))
+        backend = make_backend(config.backend, resolve_model(config.model_name_or_path), config.batch_size, config.dtype)
+        bar = tqdm(total=len(todo), desc=f"evaluate {config.benchmark or config.dataset_name}", unit="question")
+        with samples_path.open("a") as out:
+            for start in range(0, len(todo), config.batch_size):
+                batch = todo[start:start + config.batch_size]
+                prompts = [make_prompt(questions[i][config.problem_column], config.prompt_template, config.system_prompt)
+                           for i in batch]
+                sampling = dataclasses.replace(config.sampling, seed=config.seed + batch[0])
+                for i, prompt, completions in zip(batch, prompts, backend.generate(prompts, sampling), strict=True):
+                    rows = _score(config, scorer, i, questions[i], prompt, completions)
+                    out.write("".join(json.dumps(r) + "\n" for r in rows))
+                    out.flush()  # a finished question survives a crash
+                    done[i] = rows
+                bar.update(len(batch))
+        bar.close()
+
+    name = config.benchmark or Path(config.dataset_name).stem
+    metrics = {"benchmark": name, "model": config.model_name_or_path, "num_questions": len(questions),
+               **summarize([done[i] for i in range(len(questions))], config.reflection_words,
+                           vote=config.scorer in VOTING_SCORERS),
+               "settings": config.settings()}
+    (output_dir / METRICS_FILE).write_text(json.dumps(metrics, indent=2) + "\n")
+    table = markdown_table([metrics])
+    (output_dir / TABLE_FILE).write_text(table + "\n")
+    print("\n" + table)
+    print(f"\nOutputs:\n  samples  {samples_path}\n  metrics  {output_dir / METRICS_FILE}\n  table    {output_dir / TABLE_FILE}")
+    return metrics
+
+
+def _score(config: EvalConfig, scorer, index: int, row: dict, prompt, completions) -> list[dict]:
+    """One result row per sample of one question, scored by the scorer reward."""
+    texts = [c.text for c in completions]
+    columns = {k: [v] * len(texts) for k, v in row.items()}
+    scores = scorer([prompt] * len(texts), texts, **columns)
+    answer_tags = bool(_scorer_options(config).get("answer_tags", False))
+    rows = []
+    for j, (completion, score) in enumerate(zip(completions, scores, strict=True)):
+        answer, boxed = extract_answer(completion.text, answer_tags)
+        rows.append({
+            "question": index, "sample": j, "problem": row[config.problem_column],
+            "gold": str(row[config.answer_column]), "completion": completion.text,
+            "answer": answer, "boxed": boxed,
+            "score": score, "num_tokens": completion.num_tokens,
+        })
+    return rows
