@@ -117,3 +117,25 @@ def test_compare_renders_results_side_by_side_with_the_paper(tmp_path):
     assert "| R1-Distill-Qwen-7B (paper) | 55.5 | 92.8 | - | 37.6 |" in out
     bad = run_cli("compare", str(tmp_path / "missing.json"), check=False)
     assert bad.returncode == 2 and "missing.json" in bad.stderr
+
+
+def test_multiple_choice_is_shuffled_into_the_prompt_and_scored_by_letter(tiny_model, tmp_path):
+    data = tmp_path / "mc.jsonl"
+    data.write_text("".join(json.dumps(q) + "\n" for q in [
+        {"Question": "Which is a noble gas?", "right": "Neon", "wrong1": "Iron", "wrong2": "Tin"},
+        {"Question": "2 + 2 = ?", "right": "4", "wrong1": "5", "wrong2": "22"},
+    ]))
+    out = tmp_path / "out"
+    recipe = write_recipe(tmp_path / "mc.yaml", eval_recipe(
+        tiny_model, data, out, problem_column="Question", choice_columns=["right", "wrong1", "wrong2"],
+        answer_column="answer", scorer="choice"))
+    run_cli(str(recipe))
+    rows = samples(out)
+    assert len(rows) == 4
+    for row in rows:
+        right = "Neon" if row["question"] == 0 else "4"
+        assert f"({row['gold']}) {right}" in row["problem"]  # the gold letter names the right answer
+        assert {"(A)", "(B)", "(C)"} <= set(row["problem"].split())
+        assert row["score"] in (0.0, 1.0)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["num_questions"] == 2 and 0.0 <= metrics["pass@1"] <= 1.0

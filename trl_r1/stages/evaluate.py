@@ -19,6 +19,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import random
+import string
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -69,6 +71,12 @@ class EvalConfig:
     dataset_split: str = field(default="test", metadata={"help": "Split to evaluate."})
     problem_column: str = field(default="problem", metadata={"help": "Column holding the question."})
     answer_column: str = field(default="answer", metadata={"help": "Column holding the gold answer."})
+    choice_columns: list[str] | None = field(
+        default=None,
+        metadata={"help": "Multiple choice: the right answer's column, then the wrong ones. They are shuffled "
+                  "(seeded per question) into the prompt as (A), (B), ...; the right letter becomes the gold "
+                  "in `answer_column`. Use with scorer `choice`."},
+    )
     scorer: str = field(default="accuracy", metadata={"help": "Reward that decides correctness (>= 1 is correct)."})
     scorer_kwargs: dict = field(default_factory=dict, metadata={"help": "Options of the scorer reward."})
     num_samples: int = field(default=4, metadata={"help": "Samples per question (k)."})
@@ -98,7 +106,7 @@ class EvalConfig:
     def settings(self) -> dict[str, Any]:
         """What a resumed run must share with the run it continues."""
         keys = ("model_name_or_path", "dataset_name", "dataset_config", "dataset_split", "problem_column",
-                "answer_column", "scorer", "scorer_kwargs", "num_samples", "temperature", "top_p",
+                "answer_column", "choice_columns", "scorer", "scorer_kwargs", "num_samples", "temperature", "top_p",
                 "max_new_tokens", "prompt_template", "system_prompt", "seed")
         return {k: getattr(self, k) for k in keys}
 
@@ -154,13 +162,33 @@ def load_questions(config: EvalConfig) -> list[dict]:
     else:
         raise ValueError(f"dataset_split: {config.dataset_name} has no split {config.dataset_split!r}; "
                          f"its splits are {list(data)}")
-    for column in (config.problem_column, config.answer_column):
+    needed = [config.problem_column, *(config.choice_columns or [config.answer_column])]
+    for column in needed:
         if column not in split.column_names:
             raise ValueError(f"{config.dataset_name} has no column {column!r}; its columns are {split.column_names} "
-                             "(set problem_column / answer_column)")
+                             "(set problem_column / answer_column / choice_columns)")
     if config.max_questions is not None:
         split = split.select(range(min(config.max_questions, len(split))))
-    return [dict(row) for row in split]
+    rows = [dict(row) for row in split]
+    if config.choice_columns:
+        rows = [with_choices(row, i, config) for i, row in enumerate(rows)]
+    return rows
+
+
+def with_choices(row: dict, index: int, config: EvalConfig) -> dict:
+    """Shuffle a multiple-choice row's options into its question; the right letter becomes the gold.
+
+    >>> cfg = EvalConfig(model_name_or_path="m", dataset_name="d", choice_columns=["right", "wrong"], seed=0)
+    >>> row = with_choices({"problem": "2+2?", "right": "4", "wrong": "5"}, 0, cfg)
+    >>> row["problem"].splitlines()[2:], row["answer"]
+    (['(A) 4', '(B) 5'], 'A')
+    """
+    options = [str(row[column]).strip() for column in config.choice_columns]
+    order = random.Random(f"{config.seed}:{index}").sample(range(len(options)), len(options))
+    letters = string.ascii_uppercase[: len(options)]
+    listed = "\n".join(f"({letter}) {options[i]}" for letter, i in zip(letters, order))
+    return {**row, config.problem_column: f"{row[config.problem_column]}\n\n{listed}",
+            config.answer_column: letters[order.index(0)]}
 
 
 def read_samples(path: Path, num_samples: int) -> dict[int, list[dict]]:
