@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from fractions import Fraction
 
 from math_verify import verify
-from trl_r1_rewards.accuracy import _plain_number, fast_parsing, parse_answer
+from trl_r1_rewards.accuracy import fast_parsing, parse_answer, plain_number
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ class _Answer:
 
     def __init__(self, text: str, boxed: bool):
         self.text = text.strip()
-        self.number: Fraction | None = _plain_number(self.text) if boxed else None
+        self.number: Fraction | None = plain_number(self.text) if boxed else None
         self._parsed: list | None = None
         self.boxed = boxed
 

@@ -173,7 +173,7 @@ _MAX_NUMBER_CHARS = 1000
 _CLOSE = Fraction(1, 10**5)
 
 
-def _plain_number(text: str) -> Fraction | None:
+def plain_number(text: str) -> Fraction | None:
     text = text.strip()
     if text.startswith("$") and text.endswith("$") and text.count("$") == 2:
         text = text[1:-1].strip()
@@ -192,12 +192,12 @@ def fast_score(task: tuple[str, str | None, bool]) -> tuple[float, str | None] |
     """
     gold, answer, _ = task
     gold_expression = _gold_expression(gold)
-    expected = _plain_number(gold_expression if gold_expression is not None else gold)
+    expected = plain_number(gold_expression if gold_expression is not None else gold)
     if expected is None:
         return None
     if answer is None:
         return 0.0, "missing_answers"
-    predicted = _plain_number(answer)
+    predicted = plain_number(answer)
     if predicted is None:
         return None
     if predicted == expected:

@@ -104,7 +104,7 @@ def test_benchmark_recipes_use_the_papers_sampling(name):
     (config,) = load_recipe(Path(__file__).resolve().parents[2] / f"recipes/eval/{name}.yaml", check_only=True).configs
     assert (config.temperature, config.top_p, config.max_new_tokens) == (0.6, 0.95, 32768)
     assert config.benchmark == name and 4 <= config.num_samples <= 64 and config.dataset_name
-    assert config.scorer == ("code" if name == "livecodebench" else "accuracy")
+    assert config.scorer == {"livecodebench": "code", "gpqa_diamond": "choice"}.get(name, "accuracy")
 
 
 def test_compare_renders_results_side_by_side_with_the_paper(tmp_path):
