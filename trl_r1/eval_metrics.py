@@ -14,6 +14,7 @@ from fractions import Fraction
 
 from math_verify import verify
 from trl_r1_rewards.accuracy import fast_parsing, parse_answer, plain_number
+from trl_r1_rewards.parallel import Failure, default_num_workers, shared_pool
 
 logger = logging.getLogger(__name__)
 
@@ -121,16 +122,19 @@ def cluster_answers(answers: Sequence[tuple[str | None, bool]]) -> list[int | No
     return ids
 
 
-def majority_vote(answers: Sequence[tuple[str | None, bool]], scores: Sequence[float | None]) -> float:
-    """cons@k for one question: 1.0 when the most frequent answer (by equivalence; ties go to
-    the answer seen first) is correct, else 0.0. Samples without an answer do not vote.
+def _exact_clusters(answers: Sequence[tuple[str | None, bool]]) -> list[int | None]:
+    """Cluster ids by identical (stripped) text: the fallback when equivalence ran out of time.
 
-    >>> majority_vote([("1", True), ("2", True), ("2.0", True), ("1", True)], [1, 0, 0, 1])
-    1.0
-    >>> majority_vote([("3", True), ("2", True), ("2.0", True)], [1, 0, 0])
-    0.0
+    >>> _exact_clusters([("2", True), (" 2", True), ("2.0", True), (None, False)])
+    [0, 0, 1, None]
     """
-    ids = cluster_answers(answers)
+    seen: dict[str, int] = {}
+    return [None if not (text and text.strip()) else seen.setdefault(text.strip(), len(seen))
+            for text, _ in answers]
+
+
+def _vote(ids: Sequence[int | None], scores: Sequence[float | None]) -> float:
+    """1.0 when the most frequent cluster (ties: the one seen first) is correct; no answer, no vote."""
     counts: dict[int, int] = {}
     for i in ids:
         if i is not None:
@@ -141,17 +145,48 @@ def majority_vote(answers: Sequence[tuple[str | None, bool]], scores: Sequence[f
     return float(_correct(scores[ids.index(winner)]))
 
 
+def majority_vote(answers: Sequence[tuple[str | None, bool]], scores: Sequence[float | None]) -> float:
+    """cons@k for one question: 1.0 when the most frequent answer (by equivalence; ties go to
+    the answer seen first) is correct, else 0.0. Samples without an answer do not vote.
+
+    >>> majority_vote([("1", True), ("2", True), ("2.0", True), ("1", True)], [1, 0, 0, 1])
+    1.0
+    >>> majority_vote([("3", True), ("2", True), ("2.0", True)], [1, 0, 0])
+    0.0
+    """
+    return _vote(cluster_answers(answers), scores)
+
+
+# Grouping one question's answers may call math-verify k^2 times on model output; like the
+# accuracy reward, it runs in the worker pool under a deadline.
+CLUSTER_TIMEOUT = 60.0
+
+
 def mean_cons_at_k(
-    answers: Sequence[Sequence[tuple[str | None, bool]]], scores: Sequence[Sequence[float | None]], k: int | None = None
+    answers: Sequence[Sequence[tuple[str | None, bool]]],
+    scores: Sequence[Sequence[float | None]],
+    k: int | None = None,
+    timeout: float = CLUSTER_TIMEOUT,
 ) -> float:
     """cons@k averaged over questions, voting with the first ``k`` samples of each (all if None).
+
+    Each question's answers are grouped in a worker process (:mod:`trl_r1_rewards.parallel`);
+    a question whose grouping exceeds ``timeout`` seconds falls back to identical-text groups.
 
     >>> mean_cons_at_k([[("1", True), ("1", True)], [("5", True), ("6", True)]], [[1, 1], [0, 1]])
     0.5
     """
     if not answers:
         return 0.0
-    votes = [majority_vote(a[:k], s[:k]) for a, s in zip(answers, scores, strict=True)]
+    groups = [list(a[:k]) for a in answers]
+    pool = shared_pool(default_num_workers(), preload=[__name__])
+    votes = []
+    for group, group_scores, ids in zip(groups, scores, pool.map(cluster_answers, groups, timeout=timeout), strict=True):
+        if isinstance(ids, Failure):
+            logger.warning("cons@k: grouping %d answers by equivalence failed (%s); grouping identical text",
+                           len(group), ids.value)
+            ids = _exact_clusters(group)
+        votes.append(_vote(ids, group_scores[:k]))
     return sum(votes) / len(votes)
 
 

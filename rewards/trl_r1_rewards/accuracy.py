@@ -31,7 +31,6 @@ import contextlib
 import contextvars
 import functools
 import logging
-import os
 import re
 from collections import Counter
 from fractions import Fraction
@@ -40,7 +39,7 @@ from typing import Any
 from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse, verify
 
 from .base import Reward
-from .parallel import Failure, shared_pool
+from .parallel import Failure, default_num_workers, shared_pool
 from .text import answer_region, completion_text, last_boxed
 
 # Without a \boxed{}, only the end of the answer region is parsed: that is where answers are,
@@ -274,7 +273,7 @@ class AccuracyReward(Reward):
         if not timeout > 0:
             raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
         if num_workers is None:
-            num_workers = min(4, os.cpu_count() or 1)
+            num_workers = default_num_workers()
         if not isinstance(num_workers, int) or num_workers < 0:
             raise ValueError(f"num_workers must be an int >= 0 (0 = in-process), got {num_workers!r}")
         self.solution_column = solution_column

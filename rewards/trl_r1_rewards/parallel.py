@@ -184,6 +184,11 @@ _POOLS: dict[int, WorkerPool] = {}
 _POOLS_LOCK = threading.Lock()
 
 
+def default_num_workers() -> int:
+    """One worker per CPU core, at most 4: what the rewards use unless told otherwise."""
+    return min(4, os.cpu_count() or 1)
+
+
 def shared_pool(num_workers: int, *, preload: Iterable[str] = ()) -> WorkerPool:
     """The process-wide pool with ``num_workers`` workers, created on first request."""
     with _POOLS_LOCK:

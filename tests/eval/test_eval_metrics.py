@@ -77,3 +77,12 @@ def test_cons_at_k_uses_the_first_k_samples():
     scores = [[1.0, 0.0, 0.0], [1.0, 1.0, 0.0]]
     assert mean_cons_at_k(answers, scores) == 0.5  # q1: "2" wins (wrong); q2: "5" wins (right)
     assert mean_cons_at_k(answers, scores, k=1) == 1.0
+
+
+def test_cons_at_k_groups_in_workers_and_falls_back_to_identical_text_past_the_deadline():
+    # Equivalence: {1/2, 0.5} (2 votes, right, seen first) ties {3} (2 votes, wrong) -> right.
+    answers = [[(r"\frac{1}{2}", True), ("0.5", True), ("3", True), ("3", True)]]
+    scores = [[1.0, 1.0, 0.0, 0.0]]
+    assert mean_cons_at_k(answers, scores) == 1.0
+    # No time to compare: identical text only, so "3" (2 votes) beats each half (1 vote) -> wrong.
+    assert mean_cons_at_k(answers, scores, timeout=1e-9) == 0.0
