@@ -12,7 +12,7 @@ import argparse
 import random
 import time
 
-from trl_r1.decontaminate import NgramIndex, contaminated_rows
+from trl_r1.decontaminate import NgramIndex, rows_to_keep
 
 
 def main() -> None:
@@ -38,7 +38,7 @@ def main() -> None:
     for b in range(4):
         index.add(questions[b::4], f"bench{b}")
     indexed = time.perf_counter()
-    keep, report = contaminated_rows(rows, index)
+    keep, report = rows_to_keep(rows, index)
     done = time.perf_counter()
     print(f"indexed {args.questions} questions in {indexed - start:.2f} s")
     print(f"checked {args.rows} rows of {args.row_words} words in {done - indexed:.2f} s: "

@@ -107,7 +107,7 @@ class Report:
         return "\n".join(lines)
 
 
-def contaminated_rows(texts: Sequence[str], index: NgramIndex) -> tuple[list[int], Report]:
+def rows_to_keep(texts: Sequence[str], index: NgramIndex) -> tuple[list[int], Report]:
     """Indices of the rows of ``texts`` to keep, and the report."""
     keep: list[int] = []
     per_bit = [0] * len(index.benchmarks)
@@ -127,7 +127,7 @@ def decontaminate(train, column: str, index: NgramIndex):
     """``(train without contaminated rows, Report)`` for a ``datasets.Dataset``."""
     if column not in train.column_names:
         raise ValueError(f"--column: the training data has no column {column!r}; its columns are {train.column_names}")
-    keep, report = contaminated_rows(train[column], index)
+    keep, report = rows_to_keep(train[column], index)
     return train.select(keep), report
 
 

@@ -45,7 +45,7 @@ def vllm_available() -> bool:
     return torch.cuda.is_available()
 
 
-def make_backend(name: str, model: str, batch_size: int, dtype: str = "auto") -> Backend:
+def make_backend(name: str, model: str, dtype: str = "auto") -> Backend:
     """The backend called ``name`` (``auto``: vLLM when usable, else transformers) for ``model``
     (a directory or Hub id, as :func:`trl_r1.models.resolve_model` returns it)."""
     if name not in BACKENDS:
@@ -54,13 +54,14 @@ def make_backend(name: str, model: str, batch_size: int, dtype: str = "auto") ->
         if importlib.util.find_spec("vllm") is None:
             raise ModuleNotFoundError("backend `vllm` needs vLLM: pip install -e '.[vllm]'")
         return VLLMBackend(model, dtype)
-    return TransformersBackend(model, batch_size, dtype)
+    return TransformersBackend(model, dtype)
 
 
 class TransformersBackend:
-    """``model.generate`` in batches of ``batch_size`` prompts (each sampled ``n`` times)."""
+    """``model.generate`` on the given prompts at once (each sampled ``n`` times); the caller
+    chooses how many prompts go in one call."""
 
-    def __init__(self, model: str, batch_size: int, dtype: str = "auto"):
+    def __init__(self, model: str, dtype: str = "auto"):
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -69,7 +70,6 @@ class TransformersBackend:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.model = AutoModelForCausalLM.from_pretrained(model, dtype=dtype)
         self.model.to("cuda" if torch.cuda.is_available() else "cpu").eval()
-        self.batch_size = batch_size
 
     def _text(self, prompt) -> str:
         if isinstance(prompt, str):

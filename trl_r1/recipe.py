@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from transformers import HfArgumentParser
+from trl import TrlParser
 
 from .stages import Stage, get_stage
 
@@ -110,11 +110,8 @@ def _load_recipe(path, overrides, values) -> Recipe:
             raise RecipeError(f"{where}: unknown field `{key}` for stage `{stage.name}`.{hint}")
     checked = {key: _coerce(where, key, value, fields[key]) for key, value in values.items()}
 
-    parser = HfArgumentParser(stage.arguments)
-    for action in parser._actions:  # YAML values become defaults; the command line overrides them
-        if action.dest in checked:
-            action.default = checked[action.dest]
-            action.required = False
+    parser = TrlParser(stage.arguments)
+    parser.set_defaults_with_config(**checked)  # YAML values become defaults; the command line overrides them
     try:
         configs = parser.parse_args_into_dataclasses(args=overrides, return_remaining_strings=True)
     except (ValueError, TypeError) as e:

@@ -8,7 +8,7 @@ import json
 import pytest
 from helpers import run_cli
 
-from trl_r1.decontaminate import NgramIndex, contaminated_rows
+from trl_r1.decontaminate import NgramIndex, rows_to_keep
 
 AIME = "Find the number of ordered pairs of integers such that both x and y are between minus one hundred and one hundred"
 MATH = "Compute the sum of the first twenty positive odd integers and express your answer in simplest form please"
@@ -58,7 +58,7 @@ def test_short_question_contaminates_only_as_a_whole(index):
 
 def test_report_counts_rows_per_benchmark(index):
     texts = [AIME, "nothing here", MATH.lower(), AIME + " " + MATH, "what is 2+2"]
-    keep, report = contaminated_rows(texts, index)
+    keep, report = rows_to_keep(texts, index)
     assert keep == [1]
     assert (report.rows, report.removed, report.per_benchmark) == (5, 4, {"aime24": 2, "math500": 3})
 

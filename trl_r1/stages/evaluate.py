@@ -241,7 +241,8 @@ def run(recipe) -> dict:
 
     if todo:
         scorer = load_reward(config.scorer, **_scorer_options(config))
-        backend = make_backend(config.backend, resolve_model(config.model_name_or_path), config.batch_size, config.dtype)
+        answer_tags = bool(_scorer_options(config).get("answer_tags", False))
+        backend = make_backend(config.backend, resolve_model(config.model_name_or_path), config.dtype)
         bar = tqdm(total=len(todo), desc=f"evaluate {config.benchmark or config.dataset_name}", unit="question")
         with samples_path.open("a") as out:
             for start in range(0, len(todo), config.batch_size):
@@ -250,7 +251,7 @@ def run(recipe) -> dict:
                            for i in batch]
                 sampling = dataclasses.replace(config.sampling, seed=config.seed + batch[0])
                 for i, prompt, completions in zip(batch, prompts, backend.generate(prompts, sampling), strict=True):
-                    rows = _score(config, scorer, i, questions[i], prompt, completions)
+                    rows = _score(config, scorer, answer_tags, i, questions[i], prompt, completions)
                     out.write("".join(json.dumps(r) + "\n" for r in rows))
                     out.flush()  # a finished question survives a crash
                     done[i] = rows
@@ -270,12 +271,11 @@ def run(recipe) -> dict:
     return metrics
 
 
-def _score(config: EvalConfig, scorer, index: int, row: dict, prompt, completions) -> list[dict]:
+def _score(config: EvalConfig, scorer, answer_tags: bool, index: int, row: dict, prompt, completions) -> list[dict]:
     """One result row per sample of one question, scored by the scorer reward."""
     texts = [c.text for c in completions]
     columns = {k: [v] * len(texts) for k, v in row.items()}
     scores = scorer([prompt] * len(texts), texts, **columns)
-    answer_tags = bool(_scorer_options(config).get("answer_tags", False))
     rows = []
     for j, (completion, score) in enumerate(zip(completions, scores, strict=True)):
         answer, boxed = extract_answer(completion.text, answer_tags)
