@@ -79,7 +79,8 @@ def test_load_reward_with_conversational_completions_and_json_test_cases():
         trainer_state=None,
     )
     assert rewards == [1.0, 0.0, 0.0, 1.0, None]
-    assert metrics["code/passed"] == 0.5 and metrics["code/no_code_block"] == 0.5
+    assert metrics["code/passed"] == 2 and metrics["code/no_code_block"] == 2  # completions of the batch
+    assert metrics["code/wrong_answer"] == 0
 
 
 def test_rows_without_test_cases_do_not_apply():

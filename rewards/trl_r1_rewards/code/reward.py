@@ -6,9 +6,10 @@ import importlib
 import logging
 import os
 from collections import Counter
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
+from ..base import Reward
 from ..text import answer_region, completion_text
 from .compare import CompareMode, OutputComparator
 from .extract import TestCase, extract_program, parse_test_cases
@@ -22,7 +23,7 @@ logger = logging.getLogger(__name__)
 OUTCOMES = ("sandbox_error", "timeout", "output_limit", "compile_error", "runtime_error", "wrong_answer", "passed")
 
 
-class CodeReward:
+class CodeReward(Reward):
     """R1's accuracy reward for code: run the program of each completion against its row's
     test cases, return the fraction passed.
 
@@ -44,12 +45,16 @@ class CodeReward:
         provider: where programs run: ``"local"`` (the sandbox), a :class:`~.providers.Provider`
             instance, or ``"package.module:ClassName"`` of one (constructed without arguments).
 
-    Counters (share of scored completions, per batch) go to TRL's ``log_metric`` as
-    ``code/<outcome>`` for each outcome in :data:`OUTCOMES`, plus ``code/no_code_block``.
+    Counters (completions of the batch, as for every reward here) go to TRL's ``log_metric``
+    as ``code/<outcome>`` for each outcome in :data:`OUTCOMES`, plus ``code/no_code_block``.
     """
+
+    name = "code"
+    counters = ("no_code_block", *OUTCOMES)
 
     def __init__(
         self,
+        *,
         language: str = "python",
         binary: bool = False,
         compare: CompareMode = "whitespace",
@@ -69,13 +74,11 @@ class CodeReward:
         limits = Limits(wall_s=timeout, cpu_s=timeout, memory_mb=memory_mb, output_bytes=max_output_bytes)
         self.provider = _make_provider(provider, limits)
         self._pool: ThreadPoolExecutor | None = None
-        self.__name__ = "code"
+        super().__init__()
 
-    def __call__(self, prompts: list, completions: list, test_cases: list | None = None,
-                 log_metric: Callable[[str, float], None] | None = None, **kwargs) -> list[float | None]:
-        rows = test_cases if test_cases is not None else [None] * len(completions)
+    def score(self, prompts: list, completions: list, columns: dict[str, Any], outcomes: Counter[str]) -> list[float | None]:
+        rows = columns.get("test_cases") or [None] * len(completions)
         rewards: list[float | None] = [None] * len(completions)
-        outcomes: Counter[str] = Counter()
         jobs = []
         for i, (completion, raw_tests) in enumerate(zip(completions, rows)):
             tests = parse_test_cases(raw_tests)
@@ -90,7 +93,6 @@ class CodeReward:
         for (i, _, _), (reward, outcome) in zip(jobs, self._executor().map(lambda job: self._score(*job[1:]), jobs)):
             rewards[i] = reward
             outcomes[outcome] += 1
-        self._log(outcomes, log_metric)
         return rewards
 
     def _score(self, program: str, tests: list[TestCase]) -> tuple[float, str]:
@@ -111,14 +113,6 @@ class CodeReward:
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self.max_workers, thread_name_prefix="code-reward")
         return self._pool
-
-    @staticmethod
-    def _log(outcomes: Counter[str], log_metric: Callable[[str, float], None] | None) -> None:
-        scored = sum(outcomes.values())
-        if log_metric is None or scored == 0:
-            return
-        for name in ("no_code_block", *OUTCOMES):
-            log_metric(f"code/{name}", outcomes[name] / scored)
 
 
 def _outcome(results: list[RunResult], passed: list[bool]) -> str:
