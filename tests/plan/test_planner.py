@@ -114,3 +114,12 @@ def test_check_plans_a_recipe_that_names_its_hardware_and_fails_with_the_fix(cap
                  "--gradient_accumulation_steps", "1"]) == 2
     err = capsys.readouterr().err
     assert "does not fit its hardware; fix: per_device_train_batch_size: 1" in err
+
+
+def test_the_peak_is_the_larger_of_the_loss_pass_and_generation_each_part_counted_once():
+    (loss_pass,) = plan_recipe(REPO / "recipes/zero.yaml")
+    assert [p.name for p in loss_pass.parts].count("vLLM (colocated)") == 1
+    assert any(p.name == "activations" for p in loss_pass.parts)
+    (generation,) = plan_recipe(REPO / "recipes/zero.yaml", ["--use_vllm", "false", "--vllm_max_model_length", "34816"])
+    assert any(p.name.startswith("KV cache") for p in generation.parts)  # 64 rollouts' cache beats one loss pass
+    assert not any(p.name == "activations" for p in generation.parts)

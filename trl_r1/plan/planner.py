@@ -225,9 +225,9 @@ def _plan_training(recipe, name, hw, shape, lineage, options, batch, accumulatio
     plan = StagePlan(name, kind, shape, hw, parts, budget, per_step, notes)
     if generation_phase:
         states = [p for p in parts if not p.name.startswith(("activations", "loss head"))]
-        other = sum(p.bytes for p in states) + sum(p.bytes for p in generation_phase)
-        if other > plan.peak:  # generation is the peak: show its parts instead
-            plan.parts = states + generation_phase
+        generating = states + [p for p in generation_phase if p not in states]
+        if sum(p.bytes for p in generating) > plan.peak:  # generation is the peak: show its parts instead
+            plan.parts = generating
     per_step["tokens (at most)"] = f"{batch * hw.gpus * accumulation * seq:,}"
     per_step.update(_step_time(recipe, kind, shape, hw, batch * hw.gpus * accumulation, seq, checkpointing,
                                options, rollouts))
