@@ -83,7 +83,7 @@ def run_one(size: str, completion: int, batch: int, steps: int, gpu: bool) -> di
 
     from trl_r1.plan import memory
     from trl_r1.plan.shapes import model_shape
-    from trl_r1.trainer import R1GRPOTrainer
+    from trl_r1.train.trainer import R1GRPOTrainer
 
     with tempfile.TemporaryDirectory() as tmp:
         model_dir = build(size, Path(tmp) / "model")
