@@ -129,8 +129,10 @@ def _load_recipe(path, overrides, values, check_only) -> Recipe:
         stage.validate(*configs)
     except (ValueError, TypeError, KeyError) as e:
         raise RecipeError(f"{where}: {e}") from e
-    head = {"stage": stage.name, **({"hardware": hardware} if hardware is not None else {})}
-    return Recipe(Path(path) if path else None, stage, tuple(configs), {**head, **values}, overrides, hardware)
+    # `hardware:` stays out of `values`: the recipe as it ran is written next to its outputs, where
+    # the accelerate config's relative path would no longer resolve
+    return Recipe(Path(path) if path else None, stage, tuple(configs), {"stage": stage.name, **values}, overrides,
+                  hardware)
 
 
 def _fields(classes) -> dict[str, Any]:

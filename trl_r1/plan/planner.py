@@ -234,9 +234,9 @@ def _plan_training(recipe, name, hw, shape, lineage, options, batch, accumulatio
     if hw.offload_optimizer or hw.offload_params:
         notes.append(f"host RAM per node for the offloaded states: {memory.host_memory_for_offload(shape, hw) / GiB:,.0f} GiB "
                      "(DeepSpeed's estimate)")
-    if seq > shape.max_position_embeddings > 0 and not _get(recipe, "rope_theta", None):
+    if seq > shape.max_position_embeddings > 0:
         notes.append(f"sequences of {seq:,} tokens exceed the model's max_position_embeddings "
-                     f"({shape.max_position_embeddings:,})")
+                     f"({shape.max_position_embeddings:,}){' (rope_theta is changed, the limit is not)' if _get(recipe, 'rope_theta', None) else ''}")
     return plan
 
 
