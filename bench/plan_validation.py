@@ -11,7 +11,7 @@
    plan's activations + loss head.
 
     pip install deepspeed   # part 1 only
-    python bench/plan_validation.py [--skip-deepspeed] [--skip-measure]
+    python bench/plan_validation.py [--skip-deepspeed] [--skip-measure] [--cache measured.jsonl]
 
 Prints both tables as markdown (docs/plan.md holds the last run's).
 """
@@ -23,6 +23,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 GiB = 1024**3
 # Small Qwen2 shapes for the measured part: (hidden, intermediate, layers, heads, kv heads).
@@ -87,17 +88,31 @@ def measure(name: str, length: int, checkpointing: bool) -> float:
     return _rss("VmHWM") - base
 
 
-def measured_table() -> list[dict]:
+def measured_table(cache: Path | None = None) -> list[dict]:
+    """Every size x length x checkpointing, measured in a fresh process; with ``cache`` (JSON
+    lines), measurements already there are reused and new ones appended (a shared machine's
+    out-of-memory kill then costs one run, not all)."""
     from trl_r1.plan import memory
 
+    known = {}
+    if cache is not None and cache.is_file():
+        for line in cache.read_text().splitlines():
+            row = json.loads(line)
+            known[row["model"], row["length"], row["checkpointing"]] = row["measured"]
     rows = []
     for name in SIZES:
         for length in LENGTHS:
             for checkpointing in (False, True):
-                env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536", "OMP_NUM_THREADS": "1"}
-                out = subprocess.run([sys.executable, __file__, "--one", name, str(length), str(int(checkpointing))],
-                                     capture_output=True, text=True, env=env, check=True)
-                peak = float(out.stdout.strip().splitlines()[-1])
+                peak = known.get((name, length, checkpointing))
+                if peak is None:
+                    env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536", "OMP_NUM_THREADS": "1"}
+                    out = subprocess.run([sys.executable, __file__, "--one", name, str(length), str(int(checkpointing))],
+                                         capture_output=True, text=True, env=env, check=True)
+                    peak = float(out.stdout.strip().splitlines()[-1])
+                    if cache is not None:
+                        with cache.open("a") as f:
+                            f.write(json.dumps(dict(model=name, length=length, checkpointing=checkpointing,
+                                                    measured=peak)) + "\n")
                 s, tokens = shape_of(name), BATCH * length
                 estimate = (memory.activations(s, tokens, checkpointing, dtype_bytes=4).bytes
                             + memory.loss_head(s, tokens, tokens, dtype_bytes=4, device="cpu").bytes)
@@ -146,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--skip-deepspeed", action="store_true")
     parser.add_argument("--skip-measure", action="store_true")
+    parser.add_argument("--cache", type=Path, help="JSON lines of measurements to reuse and extend")
     parser.add_argument("--one", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.one:
@@ -163,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
         worst = max(worst, max(abs(r["error"]) for r in rows) / 0.05)
         print()
     if not args.skip_measure:
-        rows = measured_table()
+        rows = measured_table(args.cache)
         print(f"| model | tokens (batch {BATCH}) | checkpointing | measured peak (MiB) | plan (MiB) | difference |")
         print("|---|---|---|---|---|---|")
         for r in rows:

@@ -123,3 +123,10 @@ def test_the_peak_is_the_larger_of_the_loss_pass_and_generation_each_part_counte
     (generation,) = plan_recipe(REPO / "recipes/zero.yaml", ["--use_vllm", "false", "--vllm_max_model_length", "34816"])
     assert any(p.name.startswith("KV cache") for p in generation.parts)  # 64 rollouts' cache beats one loss pass
     assert not any(p.name == "activations" for p in generation.parts)
+
+
+def test_the_recipe_as_it_ran_leaves_out_hardware_so_it_reloads_next_to_its_outputs(tmp_path):
+    recipe = load_recipe(REPO / "recipes/zero.yaml", check_only=True)
+    assert recipe.hardware == {"gpu": "H100-80GB", "accelerate_config": "accelerate/zero3.yaml"}
+    (tmp_path / "recipe.yaml").write_text(recipe.to_yaml())
+    assert load_recipe(tmp_path / "recipe.yaml", check_only=True).hardware is None

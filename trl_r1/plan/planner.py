@@ -32,7 +32,6 @@ VLLM_DEFAULT_UTILIZATION = 0.9
 class Options:
     """What ``plan`` may be told beyond the recipe."""
 
-    hardware: Hardware | None = None  # overrides the recipe's `hardware:`
     model_shape: str | None = None  # plan as this model (an id with a known shape, or a folder)
     prompt_tokens: int | None = None
     mfu: float = 0.4  # share of the GPUs' bf16 peak reached by training (our assumption)
@@ -133,25 +132,16 @@ def recipe_lineage(root: Path) -> dict[str, str]:
     return found
 
 
-def _largest_fitting(fits, upper: int) -> int | None:
-    """The largest b in 1..upper (a divisor of ``upper``) with ``fits(b)``."""
-    for b in sorted((d for d in range(1, upper + 1) if upper % d == 0), reverse=True):
-        if fits(b):
-            return b
-    return None
-
-
 def _batch_fix(plan_for, batch: int, accumulation: int, unit: str) -> str | None:
-    """The largest per-device batch that fits, with the accumulation that keeps the step's size."""
+    """The largest per-device batch below ``batch`` that fits (a divisor of batch x accumulation),
+    with the accumulation that keeps the step's size; None when not even 1 fits."""
     total = batch * accumulation
-    best = _largest_fitting(lambda b: plan_for(b, total // b).fits, total)
-    if best is None:
-        return None
-    if best >= batch:
-        return None
-    new = plan_for(best, total // best)
-    return (f"per_device_train_batch_size: {best} and gradient_accumulation_steps: {total // best} "
-            f"(same {unit} per step; peak {new.peak / GiB:.1f} GiB)")
+    for b in sorted((d for d in range(1, batch) if total % d == 0), reverse=True):
+        plan = plan_for(b, total // b)
+        if plan.fits:
+            return (f"per_device_train_batch_size: {b} and gradient_accumulation_steps: {total // b} "
+                    f"(same {unit} per step; peak {plan.peak / GiB:.1f} GiB)")
+    return None
 
 
 def plan_training(recipe, name: str, hw: Hardware, shape: ModelShape, lineage: dict[str, str],
