@@ -66,6 +66,7 @@ def recipe_for(model: Path, out: Path, batch: int, completion: int, steps: int, 
 
 
 def plan_estimate(recipe, gpu_name: str | None, prompt: int) -> float:
+    """`plan`'s per-GPU peak for the same configuration on one GPU of this kind."""
     from trl_r1.plan.hardware import GPUS, Hardware
     from trl_r1.plan.planner import Options, plan_training
     from trl_r1.plan.shapes import model_shape
@@ -73,7 +74,7 @@ def plan_estimate(recipe, gpu_name: str | None, prompt: int) -> float:
     gpu = GPUS["H200-141GB" if gpu_name and "H200" in gpu_name else "H100-80GB"]
     model = recipe.configs[2].model_name_or_path
     plan = plan_training(recipe, "smoke", Hardware(gpu), model_shape(model), {}, Options(prompt_tokens=prompt))
-    return plan.peak + 0.0
+    return plan.peak
 
 
 def run_one(size: str, completion: int, batch: int, steps: int, gpu: bool) -> dict:
