@@ -16,6 +16,7 @@ The text-level half of grading, shared by the ``accuracy`` reward and cons@k ans
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 
@@ -78,12 +79,32 @@ def nesting_depth(expression: str) -> int:
 
 
 def too_costly(expression: str, max_chars: int = MAX_ANSWER_CHARS) -> bool:
-    r"""Whether an answer is pathological: too deeply nested or too long to be worth parsing.
+    r"""Whether an answer is pathological: too deeply nested, too long, or an integer power
+    too large to compute (sympy evaluates ``9^{9^{9}}`` exactly, in C, for hours).
 
     >>> too_costly(r"\frac{1}{2}"), too_costly("{" * 50 + "1" + "}" * 50), too_costly("1+" * 600 + "1")
     (False, True, True)
+    >>> too_costly(r"2^{2^{10}}"), too_costly(r"9^{9^{9}}"), too_costly(r"10^{10^{10}}")
+    (False, True, True)
     """
-    return len(expression) > max_chars or nesting_depth(expression) > MAX_NESTING
+    return len(expression) > max_chars or nesting_depth(expression) > MAX_NESTING or _huge_power(expression)
+
+
+# Integer powers, towers included: 9^{9^{9}}, 2^{2^{2^{2}}}, 10^100.
+_POWER_CHAIN = re.compile(r"\d+(?:\s*\^\s*\{?\s*\d+)+")
+MAX_POWER_DIGITS = 100_000  # 2^{300000} is computed in milliseconds; 9^{9^{9}} never
+
+
+def _huge_power(expression: str) -> bool:
+    for chain in _POWER_CHAIN.findall(expression):
+        numbers = [int(n) if len(n) < 20 else 10**19 for n in re.findall(r"\d+", chain)]
+        exponent = float(numbers[-1])
+        for base in reversed(numbers[:-1]):  # from the top of the tower down
+            digits = exponent * math.log10(base) if base > 1 else 0.0
+            if digits > MAX_POWER_DIGITS:
+                return True
+            exponent = 10.0**digits if digits < 300 else math.inf
+    return False
 
 
 def split_parts(expression: str) -> list[str]:
