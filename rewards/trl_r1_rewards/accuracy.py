@@ -38,7 +38,17 @@ from typing import Any
 
 from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse, verify
 
-from .answers import MAX_NESTING, MAX_PARTS, is_prose, nesting_depth, normalise_text, split_parts, stated_text, too_costly
+from .answers import (
+    MAX_NESTING,
+    MAX_PARTS,
+    is_prose,
+    nesting_depth,
+    normalise_text,
+    number_from_words,
+    split_parts,
+    stated_text,
+    too_costly,
+)
 from .base import Reward
 from .parallel import Failure, default_num_workers, shared_pool
 from .text import answer_region, completion_text, final_boxes, last_boxed
@@ -146,19 +156,24 @@ MAX_PROSE_WORDS = 3
 @functools.lru_cache(maxsize=4096)
 def read_gold(gold: str) -> tuple[str, tuple[str, ...]]:
     r"""How a gold is graded: ``("math", ())`` one mathematical answer (math-verify);
-    ``("parts", parts)`` several, compared as a set; ``("prose", (words,))`` normalised text;
-    ``("none", ())`` not gradable (a sentence).
+    ``("parts", parts)`` several, compared as a set; ``("number", (digits,))`` a number in
+    words; ``("prose", (words,))`` normalised text; ``("none", ())`` not gradable (a sentence).
 
     >>> read_gold(r"\(\boxed{1}\) and \(\boxed{-2}\)"), read_gold("(2, 2), (6, 2)")
     (('parts', ('1', '-2')), ('parts', ('(2, 2)', '(6, 2)')))
     >>> read_gold(r"\text{The Alice}"), read_gold(r"\frac{1}{2}"), read_gold("It is forty two.")
     (('prose', ('alice',)), ('math', ()), ('none', ()))
+    >>> read_gold("forty two")
+    ('number', ('42',))
     """
     boxes = final_boxes(gold)
     if not boxes and _MATH_DELIMITERS.search(gold):  # delimited math inside prose: math-verify finds it
         return "math", ()
     expressions = boxes or [gold]
     if len(expressions) == 1 and is_prose(expressions[0]):
+        number = number_from_words(expressions[0])
+        if number is not None:
+            return "number", (str(number),)
         words = normalise_text(expressions[0])
         return ("prose", (words,)) if 0 < len(words.split()) <= MAX_PROSE_WORDS else ("none", ())
     parts = _unique(part for expression in expressions for part in split_parts(expression))
@@ -180,9 +195,12 @@ def parts_equal(a: str, b: str) -> bool:
 
     >>> parts_equal(r"\frac{1}{2}", "0.5"), parts_equal("Alice", r"\text{alice}"), parts_equal("stop", "pots")
     (True, True, False)
+    >>> parts_equal("42", r"\text{forty-two}"), parts_equal("forty two", "two forty")
+    (True, False)
     """
     if re.sub(r"\s+", "", a) == re.sub(r"\s+", "", b):
         return True
+    a, b = _digits_for_words(a), _digits_for_words(b)
     if is_prose(a) or is_prose(b):
         return normalise_text(a) == normalise_text(b)
     settled = fast_score((a, (b,), True))
@@ -190,6 +208,15 @@ def parts_equal(a: str, b: str) -> bool:
         return settled[0] == 1.0
     expected, predicted = parse_gold(a), parse_answer(b, boxed=True)
     return bool(expected and predicted and verify(expected, predicted, timeout_seconds=None))
+
+
+def _digits_for_words(expression: str) -> str:
+    """A number written in words as digits ("forty two" -> "42"); anything else unchanged."""
+    if is_prose(expression):
+        number = number_from_words(expression)
+        if number is not None:
+            return str(number)
+    return expression
 
 
 def match_parts(expected: list[str], predicted: list[str], equal=parts_equal) -> bool:
@@ -253,8 +280,10 @@ def _score_answer(gold: str, answers: tuple[str, ...] | None, boxed: bool) -> tu
         return None, "unparseable_golds"
     if answers is None:
         return 0.0, "missing_answers"
-    if kind == "prose":  # words: the last box, or what the text states
+    if kind in ("prose", "number"):  # words: the last box, or what the text states
         said = answers[-1] if boxed else stated_text(answers[-1])
+        if kind == "number":
+            return float(parts_equal(expected[0], said)), None
         return float(normalise_text(said) == expected[0]), None
     if kind == "parts":  # every final box is part of the answer
         if not boxed:
@@ -263,7 +292,7 @@ def _score_answer(gold: str, answers: tuple[str, ...] | None, boxed: bool) -> tu
         return float(len(predicted) <= MAX_PARTS and match_parts(list(expected), predicted)), None
     answer = answers[-1]  # one answer: R1's rule, the last box wins
     if boxed and is_prose(answer):  # words against mathematics: never a product of letters
-        return float(normalise_text(answer) == normalise_text(_gold_expression(gold) or gold)), None
+        return float(parts_equal(_gold_expression(gold) or gold, answer)), None
     gold_parsed = parse_gold(gold)
     if boxed and answer == _gold_expression(gold) and any(isinstance(p, str) and p.strip() for p in gold_parsed):
         # The same string parses to the same list, and verify() then matches its string form.

@@ -199,6 +199,53 @@ def normalise_text(expression: str) -> str:
     return " ".join(word for word in text.split() if word not in _ARTICLES)
 
 
+_UNITS = {w: i for i, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen".split())}
+_TENS = {w: 10 * i for i, w in enumerate("twenty thirty forty fifty sixty seventy eighty ninety".split(), start=2)}
+_SCALES = {"thousand": 10**3, "million": 10**6, "billion": 10**9}
+
+
+def number_from_words(text: str) -> int | None:
+    """The whole number a phrase of English number words writes, or ``None`` when it is not one
+    (well-formed only: "two forty" is not a number).
+
+    >>> number_from_words("forty two"), number_from_words("Forty-Two"), number_from_words("three hundred and five")
+    (42, 42, 305)
+    >>> number_from_words("two forty"), number_from_words("Alice"), number_from_words("one million two thousand")
+    (None, None, 1002000)
+    """
+    words = [w for w in re.split(r"[\s-]+", normalise_text(text)) if w and w != "and"]
+    if not words:
+        return None
+    total, current, previous, last_scale = 0, 0, None, None  # previous: unit, teen, tens, hundred, scale
+    for word in words:
+        if word in _UNITS:
+            value = _UNITS[word]
+            if previous in ("unit", "teen") or (previous == "tens" and value >= 10):
+                return None
+            current += value
+            previous = "teen" if value >= 10 else "unit"
+        elif word in _TENS:
+            if previous in ("unit", "teen", "tens"):
+                return None
+            current += _TENS[word]
+            previous = "tens"
+        elif word == "hundred":
+            if previous not in ("unit",) or current % 100 == 0 or current >= 100:
+                return None
+            current *= 100
+            previous = "hundred"
+        elif word in _SCALES:
+            if not 0 < current < 1000 or (last_scale is not None and _SCALES[word] >= last_scale):
+                return None
+            total += current * _SCALES[word]
+            current, previous, last_scale = 0, "scale", _SCALES[word]
+        else:
+            return None
+    return total + current
+
+
 # Where a sentence states its answer ("The answer is Alice.", "Answer: Bob").
 _STATED_ANSWER = re.compile(r"(?i:answer)\s*(?:is|:)\s*([^\n.!?]+)")
 
