@@ -327,7 +327,8 @@ GRADED = [
     (r"\text{Monday}", "So the answer is Monday.", 1.0),  # no box: what the text states
     ("No", r"\boxed{\text{No}}", 1.0),
     ("No", r"\boxed{Yes}", 0.0),
-    ("5", r"\boxed{five}", 0.0),
+    ("5", r"\boxed{five}", 1.0),
+    ("5", r"\boxed{vife}", 0.0),  # not a product of the symbols f, i, v, e either
     # mathematics stays symbolic
     ("x = 2", r"\boxed{2}", 1.0),
     (r"2\pi", r"\boxed{2 \pi}", 1.0),
