@@ -9,7 +9,9 @@ cheap check but keeps sympy busy for seconds (``(x+y+z+1)^{40}``, 8 nested ``\si
 first three are settled before any worker sees them, the last by the workers' CPU deadline.
 
 Printed per scorer: wall time of the batch, normal answers scored right (goal: all), and for
-ours the ``accuracy/pathological`` counter (goal: every pathological answer). TRL's
+ours the ``accuracy/pathological`` counter (goal: every pathological answer) and the CPU
+seconds the batch cost the calling process and each worker: on a loaded machine the wall time
+is several times the busiest worker's CPU time, which is what an idle one would take. TRL's
 ``accuracy_reward`` runs in a child process stopped after ``--trl-limit`` seconds: it cannot
 interrupt exact integer arithmetic, so it may never finish. The load average is printed
 before and after: on a shared machine the timings include the other users.
@@ -79,6 +81,21 @@ def normal_right(rewards, truth) -> tuple[int, int]:
     return sum((r == 1.0) == t for r, t in normal), len(normal)
 
 
+def worker_cpu_seconds() -> dict[int, float]:
+    """CPU seconds (user + system) used so far by each of the accuracy reward's workers."""
+    from trl_r1_rewards import accuracy
+    from trl_r1_rewards.parallel import default_num_workers, shared_pool
+
+    seconds = {}
+    for pid in shared_pool(default_num_workers(), preload=[accuracy.__name__]).pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            seconds[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, IndexError, ValueError):
+            pass
+    return seconds
+
+
 def _trl_child(completions, golds, queue) -> None:
     from trl.rewards import accuracy_reward
 
@@ -120,15 +137,20 @@ def main() -> None:
     for repeat in range(args.repeats):
         completions, golds, truth = make_batch(args.prompts, args.chars, args.seed + 2 * repeat)
         metrics: dict[str, float] = {}
+        cpu_before, caller_before = worker_cpu_seconds(), time.process_time()
         start = time.perf_counter()
         rewards = accuracy(prompts=[""] * len(completions), completions=completions, solution=golds,
                            log_metric=metrics.__setitem__)
         times.append(time.perf_counter() - start)
+        caller_cpu = time.process_time() - caller_before
+        cpu_after = worker_cpu_seconds()
+        workers_cpu = [cpu_after[pid] - cpu_before[pid] for pid in cpu_after if pid in cpu_before]
         right, normal = normal_right(rewards, truth)
         rights.append(right)
         print(f"[batch {repeat}] ours: {times[-1]:.2f} s, normal answers right {right}/{normal}, "
               f"accuracy/pathological {metrics['accuracy/pathological']:.0f}/{len(truth) - normal}, "
-              f"accuracy/timeouts {metrics['accuracy/timeouts']:.0f}")
+              f"accuracy/timeouts {metrics['accuracy/timeouts']:.0f}; CPU seconds: caller {caller_cpu:.2f}, "
+              f"workers {', '.join(f'{c:.2f}' for c in workers_cpu)}{' (a worker was replaced)' if len(workers_cpu) < len(cpu_after) else ''}")
         seconds, trl_rewards = run_trl(completions, golds, args.trl_limit)
         if seconds is None:
             print(f"[batch {repeat}] trl : did not finish in {args.trl_limit:.0f} s")

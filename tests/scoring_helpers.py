@@ -25,3 +25,19 @@ def hang_on_cue(task):
         Path(answer[len("hang:"):]).write_text(str(os.getpid()))
         time.sleep(60)
     return accuracy.score_answer(task)
+
+
+def burn_cpu(seconds: float) -> float:
+    """Busy for ``seconds`` of CPU time (what a runaway sympy computation looks like)."""
+    end = time.process_time() + seconds
+    while time.process_time() < end:
+        pass
+    return seconds
+
+
+def sleep_and_report(args: tuple[str, float]) -> int:
+    """Writes this worker's pid to ``args[0]``, then sleeps ``args[1]`` seconds."""
+    path, seconds = args
+    Path(path).write_text(str(os.getpid()))
+    time.sleep(seconds)
+    return os.getpid()

@@ -1,18 +1,23 @@
-r"""``accuracy``: is the final answer mathematically equal to the gold one? (R1's math reward.)
+r"""``accuracy``: is the final answer the gold one, as a careful grader would decide? (R1's math reward.)
 
 The gold comes from a dataset column as stored in real datasets: bare LaTeX (``\sqrt{3}``,
-``2\pi``, ``(1,2)``, ``\frac12``, ``C``), ``$...$``-delimited text, or MATH-style ``\boxed{..}``.
-The prediction is the last ``\boxed{..}`` of the answer region (after ``</think>``, or inside
-``<answer>`` with ``answer_tags``), else the tail of that region. math-verify parses both and
-decides equality (``1/2 == 0.5 == \frac{1}{2}``, intervals, sets, equations).
+``2\pi``, ``(1,2)``, ``\frac12``, ``C``), ``$...$``-delimited text, MATH-style ``\boxed{..}``,
+several boxes, a list (``1, -2``), words (``Alice``, ``forty two``). The prediction is the
+final boxes of the answer region (after ``</think>``, or inside ``<answer>`` with
+``answer_tags``), else the tail of that region. A gold with several parts needs them all, as
+a set; a single gold takes the last box (R1's rule); words are compared as normalised text
+(:mod:`trl_r1_rewards.answers`); mathematics is decided by math-verify (``1/2 == 0.5 ==
+\frac{1}{2}``, intervals, sets, equations).
 
-Scoring runs in worker processes (:mod:`trl_r1_rewards.parallel`), each pair under a hard
-deadline that holds from any thread; a pair that exceeds it scores 0.0 and is counted.
-Workers cache parsed golds and verdicts: in GRPO each gold comes back once per generation.
+Scoring runs in worker processes (:mod:`trl_r1_rewards.parallel`), each answer under a CPU
+deadline the worker enforces itself and a wall-clock one that holds from any thread; an
+answer past them, or pathological before any parsing (:func:`~trl_r1_rewards.answers.too_costly`),
+scores 0.0 and is counted. Workers cache parsed golds and verdicts: in GRPO each gold comes
+back once per generation.
 
 Two things never reach the workers (:func:`fast_score`, in the calling process):
 
-- *duplicates*: identical ``(gold, answer, boxed)`` triples of a batch (a GRPO group repeats
+- *duplicates*: identical ``(gold, answers, boxed)`` tasks of a batch (a GRPO group repeats
   its right answer many times) are scored once;
 - *plain numbers*: when the gold and the answer are both plain decimals (``42``, ``-0.5``,
   ``007``; no ``1,000``, no ``1e3``), they are compared exactly, which is what math-verify
@@ -320,8 +325,9 @@ _WARM_UP = [(r"\frac{1}{2}", (r"\dfrac{2}{4}",), True), ("(1,2)", ("(1, 2)",), T
 
 def warm_up() -> None:
     """Score a few answers of each kind once (a worker runs this before reporting ready)."""
-    for task in _WARM_UP:
-        _score_answer(*task)
+    with fast_parsing():  # the prediction mode the items are parsed in
+        for task in _WARM_UP:
+            _score_answer(*task)
 
 
 # A sign, digits, at most one decimal point with digits after it. Longer numbers go to
