@@ -443,7 +443,7 @@ class AccuracyReward(Reward):
             reasoning (R1-Zero template), instead of everything after ``</think>``.
         timeout: CPU seconds allowed to parse and verify one answer; past it the worker drops
             the answer (0.0, counted as pathological) and moves on. A worker stuck where it
-            cannot be interrupted is killed after ``4 * timeout + 2`` seconds.
+            cannot be interrupted is killed after ``20 * timeout + 5`` seconds of wall time.
         batch_timeout: wall-clock seconds for one call's answers in the workers; answers not
             started by then score 0.0 (counted). ``None``: no limit.
         num_workers: worker processes (``None``: one per CPU core, at most 4). ``0`` scores in
@@ -505,7 +505,7 @@ class AccuracyReward(Reward):
         slow = [task for task, outcome in outcomes.items() if outcome is None]
         if slow:
             pool = shared_pool(self.num_workers, preload=[__name__])
-            outcomes.update(zip(slow, pool.map(score_answer, slow, cpu_timeout=self.timeout, timeout=4 * self.timeout + 2,
+            outcomes.update(zip(slow, pool.map(score_answer, slow, cpu_timeout=self.timeout, timeout=20 * self.timeout + 5,
                                                budget=self.batch_timeout)))
         rewards: list[float | None] = []
         for task in tasks:  # counters count completions, duplicates included

@@ -101,7 +101,7 @@ def test_a_stuck_worker_is_killed_at_the_wall_deadline_and_the_batch_completes(m
     plain number, so every answer goes through the worker pool."""
     assert accuracy_module.fast_score((r"\frac{1}{2}", ("0.5",), True)) is None  # not settled in-process
     monkeypatch.setattr(accuracy_module, "score_answer", scoring_helpers.stuck_on_cue)
-    reward = AccuracyReward(timeout=0.5, num_workers=2)  # killed after 4 * 0.5 + 2 s
+    reward = AccuracyReward(timeout=0.1, num_workers=2)  # killed after 20 * 0.1 + 5 s
     metrics = {}
     start = time.monotonic()
     rewards = reward(["q"] * 3, [r"\boxed{stuck}", r"\boxed{0.5}", r"\boxed{\frac{1}{3}}"], solution=[r"\frac{1}{2}"] * 3,
