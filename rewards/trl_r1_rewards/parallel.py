@@ -199,7 +199,9 @@ class WorkerPool:
             wait_for = max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
             for pipe in wait(list(busy) + list(starting), timeout=wait_for):
                 if pipe in starting:
-                    idle.append(starting.pop(pipe).started())
+                    fresh = starting.pop(pipe)
+                    if self._ready_or_dropped(fresh):
+                        idle.append(fresh)
                     continue
                 worker, index, _ = busy.pop(pipe)
                 try:
@@ -215,9 +217,22 @@ class WorkerPool:
                     results[index] = Failure.TIMEOUT
                     restart(worker)
             dispatch()
+        for index in pending:  # every worker died, and so did their replacements
+            results[index] = Failure.CRASH
         for worker in starting.values():  # the next call finds a full, warm pool
-            worker.started()
+            self._ready_or_dropped(worker)
         return results
+
+    def _ready_or_dropped(self, worker: _Worker) -> bool:
+        """Wait for a replacement; one that dies while starting (out of memory, say) is dropped,
+        not raised: the call goes on with fewer workers, and the next one starts a new worker."""
+        try:
+            worker.started()
+            return True
+        except RuntimeError:
+            worker.kill()
+            self._workers.remove(worker)
+            return False
 
     def _replace(self, worker: _Worker) -> _Worker:
         """Kill ``worker`` and start its replacement (not waiting for it to be ready)."""

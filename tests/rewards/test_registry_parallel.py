@@ -116,3 +116,36 @@ def test_pool_worker_killed_mid_item_costs_that_item_only(tmp_path):
         assert int(victim.read_text()) not in pool.pids and len(pool.pids) == 2
     finally:
         pool.close()
+
+
+def test_pool_survives_a_replacement_that_dies_while_starting(tmp_path, monkeypatch):
+    """A worker killed mid-item, then its replacement killed while starting: the call returns
+    (the items nobody could score are crashes), and the next call starts a new worker."""
+    import os
+    import signal
+    import threading
+
+    from scoring_helpers import sleep_and_report
+
+    poison = tmp_path / "poison"
+    monkeypatch.setenv("TRL_R1_FRAGILE_WORKER", str(poison))
+    pool = WorkerPool(1, preload=["fragile_worker"])
+    try:
+        pool.map(sleep_and_report, [(str(tmp_path / "first"), 0)], timeout=30)
+        poison.write_text("")
+        victim = tmp_path / "victim"
+
+        def kill():
+            while not victim.exists() or not victim.read_text():
+                time.sleep(0.01)
+            os.kill(int(victim.read_text()), signal.SIGKILL)
+
+        killer = threading.Thread(target=kill)
+        killer.start()
+        results = pool.map(sleep_and_report, [(str(victim), 30), (str(tmp_path / "after"), 0)], timeout=60)
+        killer.join()
+        assert results == [Failure.CRASH, Failure.CRASH] and pool.pids == []
+        poison.unlink()
+        assert isinstance(pool.map(sleep_and_report, [(str(tmp_path / "again"), 0)], timeout=30)[0], int)
+    finally:
+        pool.close()
