@@ -254,18 +254,28 @@ def match_parts(expected: list[str], predicted: list[str], equal=parts_equal) ->
     return all(assign(i, set()) for i in range(len(expected)))
 
 
-def answers_match(a: str, b: str) -> bool:
-    r"""Whether two final answers, as :func:`extract_answer` returns boxed ones, are the same
-    answer: split into parts, compared as sets of parts (one part: :func:`parts_equal`).
-    What cons@k voting groups by; symmetric.
+def answers_match(a: str, b: str, boxed: bool = True) -> bool:
+    r"""Whether two final answers, as :func:`extract_answer` returns them, are the same answer:
+    split into parts and compared as sets of parts (one part each: :func:`parts_equal`); two
+    unboxed texts by the last mathematics math-verify finds in each. What cons@k voting groups
+    by; symmetric. A pathological answer only matches its own text.
 
     >>> answers_match("1, -2", r"-2, 1"), answers_match("(2, 2), (6, 2)", "(6, 2)"), answers_match("0.5", r"\frac12")
     (True, False, True)
     """
-    parts_a, parts_b = split_parts(a), split_parts(b)
-    if len(parts_a) == 1 and len(parts_b) == 1:
-        return parts_equal(a.strip(), b.strip())
-    return max(len(parts_a), len(parts_b)) <= MAX_PARTS and match_parts(parts_a, parts_b)
+    a, b = a.strip(), b.strip()
+    if a == b:
+        return True
+    if too_costly(a) or too_costly(b):
+        return False
+    with fast_parsing():
+        if not boxed:
+            first, second = parse_answer(a, boxed=False), parse_answer(b, boxed=False)
+            return bool(first and second and verify(first, second, timeout_seconds=None))
+        parts_a, parts_b = split_parts(a), split_parts(b)
+        if len(parts_a) == 1 and len(parts_b) == 1:
+            return parts_equal(a, b)
+        return max(len(parts_a), len(parts_b)) <= MAX_PARTS and match_parts(parts_a, parts_b)
 
 
 @functools.lru_cache(maxsize=16384)

@@ -113,3 +113,10 @@ def test_answers_match_is_what_cons_at_k_groups_by(a, b, same):
 def test_extract_answer_joins_a_multi_part_answer_for_voting():
     assert extract_answer(r"<think>a</think> $\boxed{1}$ and $\boxed{-2}$") == ("1, -2", True)
     assert extract_answer(r"<think>a</think> \boxed{3}, no wait, \boxed{5}") == ("5", True)
+
+
+def test_answers_match_unboxed_texts_and_pathological_answers():
+    assert answers_match("so it is $\\frac{1}{2}$", "the answer: $0.5$", boxed=False)
+    assert not answers_match("so it is $2$", "the answer: $3$", boxed=False)
+    deep = "{" * 50 + "1" + "}" * 50
+    assert answers_match(deep, deep) and not answers_match(deep, "1")  # never parsed
