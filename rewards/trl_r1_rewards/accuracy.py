@@ -469,6 +469,7 @@ class AccuracyReward(Reward):
 
     name = "accuracy"
     counters = ("pathological", "timeouts", "crashes", "missing_answers", "unparseable_answers", "unparseable_golds")
+    gold_option = "solution_column"
 
     def __init__(
         self,
@@ -530,6 +531,17 @@ class AccuracyReward(Reward):
                     counts[counter] += 1
                 rewards.append(reward)
         return rewards
+
+    def final_answer(self, completion: object) -> str | None:
+        """The final boxes after the reasoning (a multi-part answer's joined: see
+        :func:`extract_answer`), else the tail of the answer region."""
+        return extract_answer(completion, self.answer_tags)[0]
+
+    def group_answers(self, questions: list[list[str | None]]) -> list[list[int | None]]:
+        """cons@k groups: equivalent final answers share an id (:mod:`.voting`)."""
+        from .voting import group_by_equivalence  # voting imports this module
+
+        return group_by_equivalence(questions, self.num_workers)
 
 
 _TRL_KWARGS = {"trainer_state", "log_extra", "log_metric", "completion_ids", "environments"}
