@@ -211,7 +211,7 @@ def parts_equal(a: str, b: str) -> bool:
     settled = fast_score((a, (b,), True))
     if settled is not None:
         return settled[0] == 1.0
-    expected, predicted = parse_gold(a), parse_answer(b, boxed=True)
+    expected, predicted = parse_gold(a), parse_gold(b)  # a box may hold $..$ too: read both as golds are
     return bool(expected and predicted and verify(expected, predicted, timeout_seconds=None))
 
 
@@ -254,24 +254,29 @@ def match_parts(expected: list[str], predicted: list[str], equal=parts_equal) ->
     return all(assign(i, set()) for i in range(len(expected)))
 
 
-def answers_match(a: str, b: str, boxed: bool = True) -> bool:
+def answers_match(a: str, b: str) -> bool:
     r"""Whether two final answers, as :func:`extract_answer` returns them, are the same answer:
-    split into parts and compared as sets of parts (one part each: :func:`parts_equal`); two
-    unboxed texts by the last mathematics math-verify finds in each. What cons@k voting groups
-    by; symmetric. A pathological answer only matches its own text.
+    bare expressions are split into parts and compared as sets of parts (one part each:
+    :func:`parts_equal`); text with delimited math (an unboxed answer) by the last mathematics
+    math-verify finds in each. What cons@k voting groups by; symmetric. A pathological answer
+    only matches its own text.
 
     >>> answers_match("1, -2", r"-2, 1"), answers_match("(2, 2), (6, 2)", "(6, 2)"), answers_match("0.5", r"\frac12")
     (True, False, True)
+    >>> answers_match("Alice", "ecilA"), answers_match("so it is $0.5$.", r"\frac{1}{2}")
+    (False, True)
     """
     a, b = a.strip(), b.strip()
     if a == b:
         return True
-    if too_costly(a) or too_costly(b):
-        return False
     with fast_parsing():
-        if not boxed:
-            first, second = parse_answer(a, boxed=False), parse_answer(b, boxed=False)
+        if _MATH_DELIMITERS.search(a) or _MATH_DELIMITERS.search(b):
+            if max(nesting_depth(a), nesting_depth(b)) > MAX_NESTING:
+                return False
+            first, second = parse_gold(a), parse_gold(b)
             return bool(first and second and verify(first, second, timeout_seconds=None))
+        if too_costly(a) or too_costly(b):
+            return False
         parts_a, parts_b = split_parts(a), split_parts(b)
         if len(parts_a) == 1 and len(parts_b) == 1:
             return parts_equal(a, b)

@@ -116,7 +116,7 @@ def test_extract_answer_joins_a_multi_part_answer_for_voting():
 
 
 def test_answers_match_unboxed_texts_and_pathological_answers():
-    assert answers_match("so it is $\\frac{1}{2}$", "the answer: $0.5$", boxed=False)
-    assert not answers_match("so it is $2$", "the answer: $3$", boxed=False)
+    assert answers_match("so it is $\\frac{1}{2}$", "the answer: $0.5$")
+    assert not answers_match("so it is $2$", "the answer: $3$")
     deep = "{" * 50 + "1" + "}" * 50
     assert answers_match(deep, deep) and not answers_match(deep, "1")  # never parsed
