@@ -280,7 +280,9 @@ def answers_match(a: str, b: str) -> bool:
         parts_a, parts_b = split_parts(a), split_parts(b)
         if len(parts_a) == 1 and len(parts_b) == 1:
             return parts_equal(a, b)
-        return max(len(parts_a), len(parts_b)) <= MAX_PARTS and match_parts(parts_a, parts_b)
+        if len(parts_a) == len(parts_b):
+            return match_parts(parts_a, parts_b)
+        return _verify_whole(a, b) == 1.0
 
 
 @functools.lru_cache(maxsize=16384)
@@ -309,7 +311,11 @@ def _score_answer(gold: str, answers: tuple[str, ...] | None, boxed: bool) -> tu
         if not boxed:
             return _verify_text(", ".join(expected), answers[-1])
         predicted = _unique(part for box in answers for part in split_parts(box))
-        return float(len(predicted) <= MAX_PARTS and match_parts(list(expected), predicted)), None
+        if len(predicted) == len(expected):
+            return float(match_parts(list(expected), predicted)), None
+        # As many parts written otherwise ("2, 3" as the pair "(2, 3)"): math-verify on the
+        # whole, which never takes a set for one of its members.
+        return _verify_whole(", ".join(expected), ", ".join(answers)), None
     answer = answers[-1]  # one answer: R1's rule, the last box wins
     if boxed and is_prose(answer):  # words against mathematics: never a product of letters
         return float(parts_equal(_gold_expression(gold) or gold, answer)), None
@@ -321,6 +327,14 @@ def _score_answer(gold: str, answers: tuple[str, ...] | None, boxed: bool) -> tu
     if not predicted:
         return 0.0, "unparseable_answers"
     return float(verify(gold_parsed, predicted, timeout_seconds=None)), None
+
+
+def _verify_whole(expected: str, answer: str) -> float:
+    """Two multi-part answers, each read whole as one expression by math-verify."""
+    if too_costly(answer):
+        return 0.0
+    first, second = _parse_expression(expected), _parse_expression(answer)
+    return float(bool(first and second and verify(first, second, timeout_seconds=None)))
 
 
 def _verify_text(expected: str, text: str) -> tuple[float, str | None]:

@@ -310,6 +310,8 @@ GRADED = [
     (r"\{1, 2\}", r"\boxed{\{2, 1\}}", 1.0),
     (r"\{1, 2\}", r"\boxed{1}, no, wait: \boxed{2}", 0.0),  # a correction: only its last box counts
     (r"\frac{1}{2}, \sqrt{2}", r"\boxed{\sqrt{2}, 0.5}", 1.0),  # parts compared as mathematics
+    ("2, 3", r"\boxed{(2, 3)}", 1.0),  # the same two values as a pair: math-verify on the whole decides
+    ("x = 1, y = 2", r"\boxed{(1, 2)}", 1.0),
     # one answer: R1's rule, the last box wins
     ("5", r"\boxed{3}, no wait, \boxed{5}", 1.0),
     ("5", r"\boxed{3}, \boxed{5}", 1.0),
