@@ -484,6 +484,9 @@ class AccuracyReward(Reward):
     ...                     [{"role": "assistant", "content": r"<think>\boxed{6.28"}]],
     ...        solution=[r"2\pi", r"\frac{\sqrt{3}}{2}", r"2\pi"])
     [1.0, 1.0, 0.0]
+    >>> reward(prompts=["?"] * 3, completions=[r"</think> \boxed{-2}", r"</think> $\boxed{-2}$ and $\boxed{1}$", r"\boxed{ecilA}"],
+    ...        solution=[r"\(\boxed{1}\) and \(\boxed{-2}\)"] * 2 + ["Alice"])
+    [0.0, 1.0, 0.0]
     """
 
     name = "accuracy"
