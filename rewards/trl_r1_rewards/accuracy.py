@@ -1,33 +1,10 @@
-r"""``accuracy``: is the final answer the gold one, as a careful grader would decide? (R1's math reward.)
-
-The gold comes from a dataset column as stored in real datasets: bare LaTeX (``\sqrt{3}``,
-``2\pi``, ``(1,2)``, ``\frac12``, ``C``), ``$...$``-delimited text, MATH-style ``\boxed{..}``,
-several boxes, a list (``1, -2``), words (``Alice``, ``forty two``). The prediction is the
-final boxes of the answer region (after ``</think>``, or inside ``<answer>`` with
-``answer_tags``), else the tail of that region. A gold with several parts needs them all, as
-a set; a single gold takes the last box (R1's rule); words are compared as normalised text
-(:mod:`trl_r1_rewards.answers`); mathematics is decided by math-verify (``1/2 == 0.5 ==
-\frac{1}{2}``, intervals, sets, equations).
-
-Scoring runs in worker processes (:mod:`trl_r1_rewards.parallel`), each answer under a CPU
-deadline the worker enforces itself and a wall-clock one that holds from any thread; an
-answer past them, or pathological before any parsing (:func:`~trl_r1_rewards.answers.too_costly`),
-scores 0.0 and is counted. Workers cache parsed golds and verdicts: in GRPO each gold comes
-back once per generation.
-
-Two things never reach the workers (:func:`fast_score`, in the calling process):
-
-- *duplicates*: identical ``(gold, answers, boxed)`` tasks of a batch (a GRPO group repeats
-  its right answer many times) are scored once;
-- *plain numbers*: when the gold and the answer are both plain decimals (``42``, ``-0.5``,
-  ``007``; no ``1,000``, no ``1e3``), they are compared exactly, which is what math-verify
-  decides on them, except for unequal numbers closer than its float rounding, which still
-  go to math-verify. Integers are every answer of AIME and GSM8K and most of MATH's.
-
-In the workers, math-verify's LaTeX parser (ANTLR) first predicts in SLL mode and falls back
-to its default full-context LL mode only on a syntax error (:func:`fast_parsing`): ANTLR
-guarantees that an SLL parse without syntax error yields the very tree LL would, and LL's
-full-context prediction is what makes ``(1,2)`` or ``\{1,2\}`` cost 30-50 ms a parse.
+r"""``accuracy``: is the final answer the gold one, as a careful grader would decide? (R1's math
+reward.) Golds are read as real datasets store them (bare LaTeX, ``$...$`` text, boxes, lists,
+words); the prediction is the final boxes of the answer region. A multi-part gold needs every
+part, a single gold takes the last box, words compare as normalised text
+(:mod:`trl_r1_rewards.answers`) and mathematics is math-verify's call, in worker processes under
+CPU deadlines (:mod:`trl_r1_rewards.parallel`). Duplicates and plain numbers are settled in the
+calling process (:func:`fast_score`); rewards/README.md, "accuracy", has the rules and the costs.
 """
 
 from __future__ import annotations

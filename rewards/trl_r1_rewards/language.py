@@ -1,25 +1,8 @@
-r"""``language_consistency``: the share of the reasoning written in the target language.
-
-R1 (stage 2) adds this reward against language mixing: the proportion of target-language
-words in the chain of thought. Here:
-
-- **What is scored**: the reasoning inside ``<think>...</think>`` (or after an unclosed
-  ``<think>``); a completion without think tags is scored whole. Code (fenced and inline),
-  math (``$..$``, ``$$..$$``, ``\(..\)``, ``\[..\]``, ``\begin..\end`` environments), LaTeX
-  commands, numbers and one-letter words (variables) are removed first: they count neither for
-  nor against. Nothing left -> ``None`` (the reward does not apply).
-- **Target**: the ``language`` column (ISO 639-1, e.g. ``"en"``, ``"fr"``, ``"zh"``) when the
-  dataset has one, else the language of the prompt's last user message, read the same way.
-- **How words are counted**: the text is cut into sentences (at ``. ! ? ; :``, their CJK forms
-  and line breaks); within a sentence, Chinese characters, kana and Hangul syllables count
-  one word each, by script (Hangul -> ``ko``; kana -> ``ja``; Han -> ``ja`` in a sentence with
-  kana, else ``zh``), and the other words (space-separated) form one group given a single
-  language. The score is (words in the target language) / (all words).
-- **Which language a group is in**: naive Bayes over character 1-3-grams with the 55 language
-  profiles that ship inside ``langdetect`` (the same statistics, used deterministically and
-  without langdetect's random sampling). Each word's log-likelihood vector is computed once
-  and cached, so a sentence costs one dictionary look-up per word plus a vector sum; that is
-  what makes 12k-character reasoning cheap enough to score every training step.
+r"""``language_consistency``: the share of the reasoning written in the target language (R1's
+stage-2 reward against language mixing). Math, code, LaTeX, numbers and one-letter words count
+neither way; words are grouped by sentence and script and each group's language is decided by
+naive Bayes over langdetect's shipped n-gram profiles, deterministically and cached per word
+(rewards/README.md, "language_consistency").
 """
 
 from __future__ import annotations

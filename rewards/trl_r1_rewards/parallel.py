@@ -1,25 +1,10 @@
-"""Score items in worker processes, each under a hard deadline that works from any thread.
-
-math-verify's own timeouts rely on ``signal.alarm``, which only works in a process's main
-thread, so TRL switches them off whenever rewards run elsewhere (async reward threads,
-some launchers). A deadline enforced from the outside does not care: the pool hands one item
-at a time to each worker, and a worker still busy past its item's deadline is killed and
-replaced; its item comes back as :data:`Failure.TIMEOUT`. A worker that dies (segfault,
-out of memory, a signal) costs its item only (:data:`Failure.CRASH`); the batch always
-completes, and the replacement starts while the others work (the batch waits for it at the
-end, so the next call finds a full, warm pool).
-
-Killing is the last resort (a fresh worker costs an interpreter start): with ``cpu_timeout``
-a worker interrupts its own item after that much CPU time (``SIGPROF``, in the worker's main
-thread, where signals work) and moves on, so an item that is merely slow costs a fraction of
-a second, not a restart; only code stuck outside Python (a huge integer power) meets the
-wall-clock deadline. ``budget`` bounds a whole call: items still waiting when it is spent
-come back as :data:`Failure.TIMEOUT` unscored.
-
-Workers are fresh interpreters (``python -c``), not forks: safe next to CUDA and vLLM
-threads, and unlike ``spawn``/``forkserver`` they never re-import the training script's
-``__main__``. They start lazily on first use and are reused across calls and reward
-instances: :func:`shared_pool` keeps one pool per size for the whole process.
+"""Score items in worker processes, each under a deadline that works from any thread
+(math-verify's own ``signal.alarm`` timeouts only work in a main thread, so TRL switches them
+off). A worker interrupts an item itself after ``cpu_timeout`` CPU seconds and moves on; one stuck
+outside Python is killed at the wall-clock deadline and replaced; a crashed worker costs its item
+only (:class:`Failure`). Workers are fresh interpreters (``python -c``), never forks: safe next to
+CUDA and vLLM threads, and they never re-import the training script. :func:`shared_pool` keeps one
+warm pool per size for the whole process.
 
 >>> pool = shared_pool(1)
 >>> pool.map(abs, [-1, 2], timeout=5)
