@@ -150,6 +150,8 @@ def _promised(step: Step, kind: str) -> dict[str, str]:
 
 
 def _load(step: Step, artifacts: dict, check_only: bool = False):
+    """The step's recipe with its overrides resolved; with ``check_only``, what earlier steps
+    promise to write counts as existing."""
     from ..recipe import RecipeError, load_recipe, read_yaml
 
     values = read_yaml(step.recipe)
@@ -158,20 +160,30 @@ def _load(step: Step, artifacts: dict, check_only: bool = False):
     values.update(substitute(step.overrides, artifacts, f"stage {step.name!r}"))
     values["output_dir"] = str(step.output_dir)
     try:
-        return load_recipe(step.recipe, values=values, check_only=check_only)
+        built = [path for found in artifacts.values() if isinstance(found, dict) for path in found.values()]
+        return load_recipe(step.recipe, values=values, check_only=check_only, built=tuple(built) if check_only else ())
     except RecipeError as e:
         raise ValueError(f"stage {step.name!r}: {e}") from None
 
 
-def validate(config: PipelineConfig) -> None:
-    if not config.stages:
-        raise ValueError("stages: a pipeline needs at least one stage")
+def stage_recipes(config: PipelineConfig) -> list[tuple[Step, Any]]:
+    """Every step with its recipe as a check sees it, before anything ran: references to earlier
+    steps' artifacts resolve to the paths those steps will write."""
     artifacts: dict[str, Any] = {"output_dir": config.output_dir}
+    resolved = []
     for step in steps(config):
         if not step.recipe.is_file():
             raise ValueError(f"stage {step.name!r}: no such recipe file {step.recipe}")
         recipe = _load(step, artifacts, check_only=True)
         artifacts[step.name] = _promised(step, recipe.stage.name)
+        resolved.append((step, recipe))
+    return resolved
+
+
+def validate(config: PipelineConfig) -> None:
+    if not config.stages:
+        raise ValueError("stages: a pipeline needs at least one stage")
+    stage_recipes(config)
     if config.evaluate is not None:
         _evaluation(config, "start", "model", check_only=True)
 
