@@ -202,6 +202,28 @@ def test_zero_recipe_follows_the_paper(gpu_install):
     assert [s.name for s in args.reward_specs] == ["accuracy", "format"]
 
 
+GPU_GRPO = [p for p in ALL_RECIPES if "tiny" not in p.parts and yaml.safe_load(p.read_text())["stage"] == "grpo"]
+
+
+@pytest.mark.parametrize("path", GPU_GRPO, ids=lambda p: p.name)
+def test_colocated_vllm_sleeps_during_the_backward_pass(path):
+    """Colocated vLLM otherwise keeps its weights and KV cache on the GPU through the backward pass."""
+    values = yaml.safe_load(path.read_text())
+    assert values["use_vllm"] and values["vllm_mode"] == "colocate" and values["vllm_enable_sleep_mode"] is True
+
+
+def test_vllm_context_must_hold_the_prompt_and_the_completion(gpu_install):
+    """vLLM's context holds prompt + completion; zero.yaml's note on the paper's 65,536-token phase
+    names both flags (it named only --max_completion_length, which left vLLM at 34,816)."""
+    import re
+
+    with pytest.raises(RecipeError, match="vllm_max_model_length: 34816 leaves no room for the prompt"):
+        load(["--max_completion_length", "65536"], use_vllm=True, vllm_max_model_length=34816)
+    (restart,) = re.findall(r"restart with\s+#?\s*`([^`]+)`", (REPO / "recipes/zero.yaml").read_text())
+    _, args, _ = load_recipe(REPO / "recipes/zero.yaml", restart.split(), check_only=True).configs
+    assert args.max_completion_length == 65536 and args.vllm_max_model_length >= 65536 + 1024
+
+
 def test_valid_recipe_and_command_line_override():
     recipe = load(["--learning_rate", "0.5", "--max_steps", "7"], learning_rate=1e-5)
     script_args, args, model_args = recipe.configs

@@ -62,6 +62,9 @@ class EvalConfig:
         max_questions (`int`, *optional*): evaluate only the first N questions (quick runs).
         prompt_template / system_prompt: how a question becomes a prompt (zero-shot).
         backend (`str`): `auto` (vLLM when usable), `transformers` or `vllm`.
+        max_model_len (`int`, *optional*): vLLM's context, prompt + completion (default: the model's
+            declared context, whose KV cache may not fit: 34816 holds a 2k prompt + 32k tokens).
+        tensor_parallel_size (`int`, defaults to 1): GPUs vLLM splits the model over (32B: 4, 70B: 8).
     """
 
     model_name_or_path: str | None = field(
@@ -89,6 +92,9 @@ class EvalConfig:
     system_prompt: str | None = field(default=None, metadata={"help": "System message (chat template)."})
     backend: str = field(default="auto", metadata={"help": "Generation backend.", "choices": list(BACKENDS)})
     dtype: str = field(default="auto", metadata={"help": "Model dtype (auto, bfloat16, float32, ...)."})
+    max_model_len: int | None = field(
+        default=None, metadata={"help": "vLLM: context length, prompt + completion (default: the model's)."})
+    tensor_parallel_size: int = field(default=1, metadata={"help": "vLLM: GPUs the model is split over."})
     seed: int = field(default=0, metadata={"help": "Sampling seed."})
     benchmark: str | None = field(default=None, metadata={"help": "Name in the results (default: the dataset's)."})
     output_dir: str = field(default="outputs/eval", metadata={"help": "Where samples, metrics and table go."})
@@ -161,7 +167,8 @@ def run(recipe) -> dict:
 
     if todo:
         scorer = load_scorer(config.scorer, config.scorer_kwargs, config.answer_column)
-        backend = make_backend(config.backend, resolve_model(config.model_name_or_path), config.dtype)
+        backend = make_backend(config.backend, resolve_model(config.model_name_or_path), config.dtype,
+                               config.max_model_len, config.tensor_parallel_size)
         prompts = [make_prompt(q[config.problem_column], config.prompt_template, config.system_prompt) for q in questions]
         sample_questions(
             backend, prompts, todo, config.sampling, config.batch_size,

@@ -78,7 +78,8 @@ class SampleConfig:
         temperature / top_p / max_new_tokens: sampling; the paper's evaluation settings (0.6 / 0.95
             / 32768) by default, as it gives none for stage 3.
         batch_size (`int`): prompts per generation call. max_prompts (`int`, *optional*): only the first N.
-        prompt_template / system_prompt / backend / dtype / seed: as in the evaluate stage.
+        prompt_template / system_prompt / backend / dtype / seed / max_model_len /
+            tensor_parallel_size: as in the evaluate stage.
         require_reasoning (`bool`): reject responses without `<think>...</think>` and a summary.
         reject_code_blocks (`bool`): reject ``` code blocks in answers to non-coding tasks.
         max_paragraph_chars (`int`, *optional*): reject responses with a longer paragraph.
@@ -122,6 +123,9 @@ class SampleConfig:
     system_prompt: str | None = field(default=None, metadata={"help": "System message (chat template)."})
     backend: str = field(default="auto", metadata={"help": "Generation backend.", "choices": list(BACKENDS)})
     dtype: str = field(default="auto", metadata={"help": "Model dtype (auto, bfloat16, float32, ...)."})
+    max_model_len: int | None = field(
+        default=None, metadata={"help": "vLLM: context length, prompt + completion (default: the model's)."})
+    tensor_parallel_size: int = field(default=1, metadata={"help": "vLLM: GPUs the model is split over."})
     seed: int = field(default=0, metadata={"help": "Sampling seed (also shuffles the general data)."})
     require_reasoning: bool = field(
         default=True, metadata={"help": "Reject responses without <think>...</think> and a summary (no_reasoning)."})
@@ -256,7 +260,8 @@ def run(recipe) -> dict:
         language = None
         if config.language_threshold is not None:
             language = load_reward("language_consistency", **config.language_kwargs)
-        backend = make_backend(config.backend, resolve_model(config.model_name_or_path), config.dtype)
+        backend = make_backend(config.backend, resolve_model(config.model_name_or_path), config.dtype,
+                               config.max_model_len, config.tensor_parallel_size)
         prompts = [make_prompt(r[config.problem_column], config.prompt_template, config.system_prompt) for r in rows]
         sample_questions(
             backend, prompts, todo, config.sampling, config.batch_size,
