@@ -49,9 +49,9 @@ def _tiny_llama_config(tokenizer, **kwargs):
 
     return LlamaConfig(
         vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-        num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=512,
+        num_attention_heads=2, num_key_value_heads=2,
         pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
-        **kwargs,
+        **{"max_position_embeddings": 512, **kwargs},
     )
 
 
@@ -68,9 +68,9 @@ def build_tiny_model(path: Path) -> Path:
     return path
 
 
-def build_tiny_classifier(path: Path, labels: list[str] | None = ("unsafe", "safe"), seed: int = 0) -> Path:
+def build_tiny_classifier(path: Path, labels: list[str] | None = ("unsafe", "safe"), seed: int = 0, **config) -> Path:
     """The tiny Llama as a random sequence classifier: one output per label (``id2label``), or one
-    output (a reward model's score) when ``labels`` is None."""
+    output (a reward model's score) when ``labels`` is None; ``config``: other LlamaConfig values."""
     import torch
     from transformers import LlamaForSequenceClassification
 
@@ -78,7 +78,7 @@ def build_tiny_classifier(path: Path, labels: list[str] | None = ("unsafe", "saf
     outputs = {"num_labels": 1} if labels is None else {
         "num_labels": len(labels), "id2label": dict(enumerate(labels)), "label2id": {n: i for i, n in enumerate(labels)}}
     torch.manual_seed(seed)
-    LlamaForSequenceClassification(_tiny_llama_config(tokenizer, **outputs)).save_pretrained(path)
+    LlamaForSequenceClassification(_tiny_llama_config(tokenizer, **outputs, **config)).save_pretrained(path)
     tokenizer.save_pretrained(path)
     return path
 
