@@ -145,11 +145,14 @@ def test_conversation_rules():
         conversations(Dataset.from_list([{"messages": chat()[:1]}]), SFTScriptArguments())
 
 
-def test_rope_theta_override_is_trained_with_and_saved(tiny_model, dataset, tmp_path):
+def test_rope_theta_override_is_trained_with_and_saved_with_the_longer_context(tiny_model, dataset, tmp_path):
+    """Qwen2.5-Math declares 4,096 tokens; stretched to 32k with RoPE theta 300k, the saved model
+    must declare 32k, or vLLM and later stages stop at the old limit."""
     out = tmp_path / "out"
-    run_recipe(sft_recipe(tiny_model, dataset, out, max_steps=1, rope_theta=300000))
+    run_recipe(sft_recipe(tiny_model, dataset, out, max_steps=1, rope_theta=300000, max_length=1024))
     config = json.loads((out / "config.json").read_text())
     assert config["rope_parameters"]["rope_theta"] == 300000
+    assert config["max_position_embeddings"] == 1024  # the tiny model declares 512
     assert json.loads((tiny_model / "config.json").read_text())["rope_parameters"]["rope_theta"] == 10000
 
 

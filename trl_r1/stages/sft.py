@@ -95,7 +95,8 @@ class R1SFTConfig(SFTConfig):
         rope_theta (`float`, *optional*):
             Long context: the RoPE base frequency the model is loaded (and saved) with, e.g.
             300000 for 32k tokens (Open-R1). Replaces `rope_theta` in the model config's
-            `rope_parameters` (in every layer type's entry, for models with several).
+            `rope_parameters` (in every layer type's entry, for models with several), and raises
+            the declared context (`max_position_embeddings`) to `max_length`.
         student_num_layers (`int`, *optional*):
             Distil into a smaller student: train a copy of the model that keeps only its first N
             decoder layers (built once, in `output_dir/student-init`).
@@ -171,17 +172,22 @@ def conversations(dataset: Dataset, script_args: SFTScriptArguments) -> Dataset:
     return dataset.map(convert, remove_columns=columns)
 
 
-def rope_parameters(model_path: str, theta: float, **config_kwargs) -> dict:
-    """The model config's ``rope_parameters`` with ``rope_theta`` set to ``theta`` (in each entry,
-    where a model has one per layer type), for ``from_pretrained(..., rope_parameters=...)``."""
+def long_context(model_path: str, theta: float, max_length: int | None, **config_kwargs) -> dict:
+    """What ``from_pretrained`` is given for a long-context fine-tune: the config's
+    ``rope_parameters`` with ``rope_theta`` set to ``theta`` (in each entry, where a model has one
+    per layer type), and ``max_position_embeddings`` raised to ``max_length``: the context the
+    saved model declares, which vLLM and later stages read as the model's limit (Qwen2.5-Math
+    declares 4,096 tokens; trained to 32k with theta 300k, it must say 32,768)."""
     from transformers import AutoConfig
 
-    params = copy.deepcopy(getattr(AutoConfig.from_pretrained(model_path, **config_kwargs), "rope_parameters", None))
+    config = AutoConfig.from_pretrained(model_path, **config_kwargs)
+    params = copy.deepcopy(getattr(config, "rope_parameters", None))
     if not params:
         raise ValueError(f"rope_theta: {model_path} has no RoPE parameters to override")
     for entry in [v for v in params.values() if isinstance(v, dict)] or [params]:
         entry["rope_theta"] = theta
-    return params
+    declared = getattr(config.get_text_config(), "max_position_embeddings", None) or 0
+    return {"rope_parameters": params, "max_position_embeddings": max(declared, max_length or 0) or None}
 
 
 def training_data(script_args: SFTScriptArguments, args: R1SFTConfig) -> tuple[Dataset, Report | None]:
@@ -217,8 +223,9 @@ def run(recipe) -> dict:
         model_path = str(student)
     args.model_init_kwargs = model_init_kwargs(model_args, args)
     if args.rope_theta is not None:
-        args.model_init_kwargs["rope_parameters"] = rope_parameters(
-            model_path, args.rope_theta, revision=model_args.model_revision, trust_remote_code=args.trust_remote_code)
+        args.model_init_kwargs.update(long_context(model_path, args.rope_theta, args.max_length,
+                                                   revision=model_args.model_revision,
+                                                   trust_remote_code=args.trust_remote_code))
     push_to_hub = defer_push(args)
     trainer = SFTTrainer(
         model=model_path,
@@ -265,7 +272,7 @@ def _save_merged(adapter_dir: Path, base_path: str, init_kwargs: dict, tokenizer
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
 
-    config_kwargs = {k: init_kwargs[k] for k in ("revision", "trust_remote_code", "rope_parameters") if init_kwargs.get(k)}
+    config_kwargs = {k: init_kwargs[k] for k in ("revision", "trust_remote_code", "rope_parameters", "max_position_embeddings") if init_kwargs.get(k)}
     base = AutoModelForCausalLM.from_pretrained(base_path, dtype="auto", **config_kwargs)
     PeftModel.from_pretrained(base, str(adapter_dir)).merge_and_unload().save_pretrained(output_dir)
     tokenizer.save_pretrained(output_dir)
