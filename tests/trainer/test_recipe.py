@@ -224,6 +224,18 @@ def test_vllm_context_must_hold_the_prompt_and_the_completion(gpu_install):
     assert args.max_completion_length == 65536 and args.vllm_max_model_length >= 65536 + 1024
 
 
+GPU_SFT = [p for p in ALL_RECIPES if "tiny" not in p.parts and yaml.safe_load(p.read_text())["stage"] == "sft"]
+
+
+@pytest.mark.parametrize("path", GPU_SFT, ids=lambda p: p.name)
+def test_sft_recipes_stop_at_their_chat_templates_end_of_turn(path):
+    """Qwen2.5 ends a turn with <|im_end|>, Llama 3 with <|eot_id|>; neither is the base tokenizer's
+    end-of-text token, so the recipe says it (the sft stage checks it against the template too)."""
+    values = yaml.safe_load(path.read_text())
+    family = "llama" if "llama" in values["model_name_or_path"].lower() else "qwen"
+    assert values["eos_token"] == {"llama": "<|eot_id|>", "qwen": "<|im_end|>"}[family]
+
+
 def test_valid_recipe_and_command_line_override():
     recipe = load(["--learning_rate", "0.5", "--max_steps", "7"], learning_rate=1e-5)
     script_args, args, model_args = recipe.configs
