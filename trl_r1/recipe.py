@@ -157,21 +157,11 @@ def check_reporting(configs) -> None:
 DATA_FIELDS = ("dataset_name", "general_dataset_name")
 
 
-def looks_local(name: str) -> bool:
-    """Whether a dataset name is a local path rather than a Hub id (``org/name``) or built-in.
-
-    >>> [looks_local(n) for n in ("open-r1/OpenR1-Math-220k", "data/x.jsonl", "outputs/r1/sft/dataset", "builtin:general")]
-    [False, True, True, False]
-    """
-    if ":" in name.split("/")[0]:  # builtin:<name>, embedded:<name>
-        return False
-    return (Path(name).suffix in (".jsonl", ".json", ".csv", ".parquet") or name.startswith(("/", ".", "~"))
-            or name.count("/") > 1)
-
-
 def check_local_data(configs, built=()) -> None:
     """A local data file or folder a recipe reads exists, or is one that an earlier stage of a
     pipeline writes (``built``: those paths): else the run would stop when it gets there."""
+    from .data.loading import looks_local
+
     built = {str(Path(p)) for p in built}
     for config in configs:
         for key in DATA_FIELDS:

@@ -26,6 +26,18 @@ def check_model_and_dataset(model: str | None, dataset: str | None, stage: str) 
     check_dataset_name(dataset)
 
 
+def looks_local(name: str) -> bool:
+    """Whether a dataset name is a local path rather than a Hub id (``org/name``) or built-in.
+
+    >>> [looks_local(n) for n in ("open-r1/OpenR1-Math-220k", "data/x.jsonl", "outputs/r1/sft/dataset", "builtin:general")]
+    [False, True, True, False]
+    """
+    if ":" in name.split("/")[0]:  # builtin:<name>, embedded:<name>
+        return False
+    return (Path(name).suffix in _FILE_FORMATS or name.startswith(("/", ".", "~"))
+            or name.count("/") > 1)
+
+
 def load_any(name: str, config: str | None = None) -> DatasetDict:
     """A ``DatasetDict`` from a built-in name, a ``save_to_disk`` folder, a data file, or the Hub."""
     if name.startswith(BUILTIN_PREFIX):

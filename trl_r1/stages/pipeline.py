@@ -8,13 +8,18 @@ import gc
 import json
 import os
 import re
+import subprocess
+import sys
+import tempfile
 import time
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 import torch.distributed as dist
+import yaml
 
 from ..recipe import RecipeError, load_recipe, read_yaml
 
@@ -215,9 +220,6 @@ def child_command(step: Step, recipe, recipe_file: Path, summary_file: Path) -> 
     """The command and environment that run ``step`` in a fresh process. A training stage runs on
     every rank, and its processes form their own group on a port of their own (this process's
     group still holds ``MASTER_PORT``); a single-process stage runs as a job of one process."""
-    import sys
-    import zlib
-
     env = dict(os.environ)
     if recipe.stage.name in _SINGLE_PROCESS:
         for key in _DISTRIBUTED_ENV:
@@ -230,11 +232,6 @@ def child_command(step: Step, recipe, recipe_file: Path, summary_file: Path) -> 
 def _run_in_child(step: Step, recipe) -> tuple[dict, int]:
     """Run the step's recipe (as resolved here, written to a file) in a fresh process; its summary
     and the process id. The engines it built die with that process."""
-    import subprocess
-    import tempfile
-
-    import yaml
-
     with tempfile.TemporaryDirectory(prefix=f"trl-r1-{step.name}-") as tmp:
         recipe_file, summary_file = Path(tmp) / "recipe.yaml", Path(tmp) / "summary.json"
         recipe_file.write_text(yaml.safe_dump(recipe.values, sort_keys=False))
@@ -249,8 +246,6 @@ def _run_in_child(step: Step, recipe) -> tuple[dict, int]:
 
 def _child(recipe_file: str, summary_file: str) -> None:
     """In the fresh process: run one stage's recipe and write its summary (main process only)."""
-    from ..recipe import load_recipe
-
     recipe = load_recipe(recipe_file)
     summary = recipe.stage.run(recipe) or {}
     if _is_main():
@@ -368,6 +363,4 @@ def _number(value: float) -> str:
 
 
 if __name__ == "__main__":  # a stage of a pipeline, in its own process (see _run_in_child)
-    import sys
-
     _child(*sys.argv[1:])
