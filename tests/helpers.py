@@ -44,14 +44,55 @@ def tiny_tokenizer():
     return tokenizer
 
 
+# Two model families' chat templates, reduced to what decides where a turn ends: the end-of-text
+# token of the base tokenizer differs from the token that ends an assistant turn.
+FAMILIES = {
+    "qwen2": {"eos": "<|endoftext|>", "specials": ["<|endoftext|>", "<|im_start|>", "<|im_end|>"],
+              "template": "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
+                          "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"},
+    "llama": {"eos": "<|end_of_text|>",
+              "specials": ["<|begin_of_text|>", "<|end_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"],
+              "template": "<|begin_of_text|>{% for m in messages %}<|start_header_id|>{{ m['role'] }}<|end_header_id|>\n\n"
+                          "{{ m['content'] }}<|eot_id|>{% endfor %}"
+                          "{% if add_generation_prompt %}<|start_header_id|>assistant<|end_header_id|>\n\n{% endif %}"},
+}
+
+
+def build_family_model(path: Path, family: str) -> Path:
+    """A tiny random model of ``family`` (``qwen2``, ``llama``) with a tokenizer shaped like the
+    family's base tokenizer: its special tokens, chat template and end-of-text token."""
+    import torch
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import AutoConfig, AutoModelForCausalLM, PreTrainedTokenizerFast
+
+    spec = FAMILIES[family]
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    tok.train_from_iterator(["What is 12 + 7? <think> 12 + 7 = 19 </think> The answer is 19."] * 10,
+                            trainers.BpeTrainer(vocab_size=300, special_tokens=spec["specials"],
+                                                initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token=spec["eos"], pad_token=spec["eos"],
+                                        additional_special_tokens=[t for t in spec["specials"] if t != spec["eos"]])
+    tokenizer.chat_template = spec["template"]
+    config = AutoConfig.for_model(family, vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64,
+                                  num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=2,
+                                  max_position_embeddings=512, eos_token_id=tokenizer.eos_token_id,
+                                  pad_token_id=tokenizer.pad_token_id)
+    torch.manual_seed(0)
+    AutoModelForCausalLM.from_config(config).save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
+
+
 def _tiny_llama_config(tokenizer, **kwargs):
     from transformers import LlamaConfig
 
     return LlamaConfig(
         vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-        num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=512,
+        num_attention_heads=2, num_key_value_heads=2,
         pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
-        **kwargs,
+        **{"max_position_embeddings": 512, **kwargs},
     )
 
 
@@ -68,9 +109,9 @@ def build_tiny_model(path: Path) -> Path:
     return path
 
 
-def build_tiny_classifier(path: Path, labels: list[str] | None = ("unsafe", "safe"), seed: int = 0) -> Path:
+def build_tiny_classifier(path: Path, labels: list[str] | None = ("unsafe", "safe"), seed: int = 0, **config) -> Path:
     """The tiny Llama as a random sequence classifier: one output per label (``id2label``), or one
-    output (a reward model's score) when ``labels`` is None."""
+    output (a reward model's score) when ``labels`` is None; ``config``: other LlamaConfig values."""
     import torch
     from transformers import LlamaForSequenceClassification
 
@@ -78,7 +119,7 @@ def build_tiny_classifier(path: Path, labels: list[str] | None = ("unsafe", "saf
     outputs = {"num_labels": 1} if labels is None else {
         "num_labels": len(labels), "id2label": dict(enumerate(labels)), "label2id": {n: i for i, n in enumerate(labels)}}
     torch.manual_seed(seed)
-    LlamaForSequenceClassification(_tiny_llama_config(tokenizer, **outputs)).save_pretrained(path)
+    LlamaForSequenceClassification(_tiny_llama_config(tokenizer, **outputs, **config)).save_pretrained(path)
     tokenizer.save_pretrained(path)
     return path
 

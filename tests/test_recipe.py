@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from trl_r1.recipe import RecipeError, load_recipe
 
@@ -28,10 +29,79 @@ def load(overrides=(), **values):
     return load_recipe(None, list(overrides), values={**BASE, **values})
 
 
+# Recipes that read what an earlier stage (or command) writes: valid inside their pipeline, and `check`
+# on their own says that the data is not there yet.
+FROM_EARLIER_STAGE = {"r1/stage3_sft.yaml", "tiny/r1/sft.yaml", "tiny/r1/distill.yaml",
+                      "eval/livecodebench.yaml"}  # convert-lcb writes its data
+
+
+def gpu_install_extras() -> set[str]:
+    """The extras of the README's GPU install line (`pip install -e rewards -e ".[...]"`)."""
+    import re
+
+    (line,) = re.findall(r'On a GPU machine.*?pip install -e rewards -e "\.\[([a-z,]+)\]"', (REPO / "README.md").read_text(),
+                         flags=re.S)
+    return set(line.split(","))
+
+
+@pytest.fixture
+def gpu_install(monkeypatch):
+    """Trackers as the README's GPU install line leaves them: those its extras install count as
+    installed (none of them is installed here)."""
+    import tomllib
+
+    import transformers.integrations.integration_utils as integrations
+
+    extras = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    packages = {req.split(">")[0].split("=")[0].split("[")[0].strip() for e in gpu_install_extras() for req in extras[e]}
+    installed = set(integrations.get_available_reporting_integrations())
+    monkeypatch.setattr(integrations, "get_available_reporting_integrations",
+                        lambda: sorted(installed | (packages & set(integrations.INTEGRATION_TO_CALLBACK))))
+    return packages
+
+
 @pytest.mark.parametrize("path", ALL_RECIPES, ids=lambda p: str(p.relative_to(REPO / "recipes")))
-def test_every_shipped_recipe_validates(path):
+def test_every_shipped_recipe_validates_after_the_gpu_install_line(path, gpu_install):
+    name = str(path.relative_to(REPO / "recipes"))
+    if name in FROM_EARLIER_STAGE:
+        with pytest.raises(RecipeError, match="does not exist, and no earlier stage builds it"):
+            load_recipe(path, check_only=True)
+        return
     recipe = load_recipe(path, check_only=True)
     assert recipe.stage.name == recipe.values["stage"]
+
+
+def test_the_gpu_install_line_installs_every_tracker_a_recipe_reports_to(gpu_install):
+    """The README's GPU install line, pyproject's extras and the recipes agree (the GPU recipes
+    reported to wandb, which that line did not install)."""
+    for path in ALL_RECIPES:
+        trackers = yaml.safe_load(path.read_text()).get("report_to") or []
+        trackers = [trackers] if isinstance(trackers, str) else trackers
+        assert set(trackers) - {"none"} <= gpu_install, f"{path.name} reports to {trackers}"
+
+
+def test_check_catches_a_tracker_that_is_not_installed(monkeypatch, capsys):
+    import transformers.integrations.integration_utils as integrations
+
+    from trl_r1.__main__ import main
+
+    monkeypatch.setattr(integrations, "get_available_reporting_integrations", lambda: [])
+    assert main(["check", str(REPO / "recipes/zero.yaml")]) == 2
+    error = capsys.readouterr().err
+    assert "report_to: 'wandb' is not installed here (pip install wandb" in error and "--report_to trackio" in error
+    with pytest.raises(RecipeError, match="report_to: unknown integration 'wandbb'"):
+        load(report_to=["wandbb"])
+
+
+def test_check_catches_local_data_that_nothing_builds(tmp_path):
+    with pytest.raises(RecipeError, match=r"dataset_name: data/r1_stage4_prompts.jsonl does not exist, and no earlier stage"):
+        load(dataset_name="data/r1_stage4_prompts.jsonl")
+    with pytest.raises(RecipeError, match="general_dataset_name: outputs/x/dataset does not exist"):
+        load_recipe(REPO / "recipes/tiny/r1/rejection_sampling.yaml", ["--general_dataset_name", "outputs/x/dataset"])
+    data = tmp_path / "prompts.jsonl"
+    data.write_text('{"problem": "1 + 1?", "solution": "2"}\n')
+    assert load(dataset_name=str(data)).configs[0].dataset_name == str(data)
+    assert load(dataset_name="open-r1/OpenR1-Math-220k").configs[0].dataset_name  # a Hub id is not checked here
 
 
 def test_recipes_exist():
@@ -60,26 +130,110 @@ def test_every_recipe_an_accelerate_command_names_exists():
             assert (REPO / config).is_file(), f"{path.name} names {config}, which does not exist"
 
 
-def test_full_pipeline_stages_follow_the_paper():
+def test_full_pipeline_stages_follow_the_paper(gpu_install):
     """recipes/r1/pipeline.yaml: stage 3's SFT starts from the base model on stage 3's samples, and
     stage 4's preference rewards are on for the last 400 steps only, on general prompts."""
     recipe = load_recipe(REPO / "recipes" / "r1" / "pipeline.yaml", check_only=True)
     stages = {entry["name"]: entry for entry in recipe.configs[0].stages}
     assert stages["sft"]["overrides"] == {"dataset_name": "${rejection_sampling.dataset}"}
     base = load_recipe(REPO / "recipes" / "r1" / "stage1_cold_start.yaml", check_only=True).configs[-1]
-    sft = load_recipe(REPO / "recipes" / "r1" / "stage3_sft.yaml", check_only=True)
+    from trl_r1.stages.pipeline import stage_recipes
+
+    sft = {step.name: r for step, r in stage_recipes(recipe.configs[0])}["sft"]
     assert sft.configs[-1].model_name_or_path == base.model_name_or_path and sft.configs[1].num_train_epochs == 2
     preference = [r for r in stages["all_scenarios"]["overrides"]["rewards"] if r["name"] in ("safety", "helpfulness")]
     assert len(preference) == 2 and all(r["start_step"] == -400 and r["tasks"] == ["general"] for r in preference)
 
 
-def test_zero_recipe_follows_the_paper():
+def test_stage_4_spends_no_rollout_on_prompts_that_no_reward_scores(gpu_install):
+    """recipes/r1/pipeline.yaml's stage 4: 1,700 GRPO steps, general prompts and the preference
+    rewards in the last 400 only, and in every run every task of its data has a reward active at
+    every step (one 1,700-step run gave general prompts None from every reward for 1,300 steps)."""
+    from trl_r1_rewards.schedule import resolve_step
+    from trl_r1.stages.pipeline import stage_recipes
+
+    pipeline = load_recipe(REPO / "recipes/r1/pipeline.yaml", check_only=True)
+    runs = {step.name: recipe for step, recipe in stage_recipes(pipeline.configs[0])}
+    first, last = runs["stage4_reasoning"], runs["all_scenarios"]
+    assert first.configs[1].max_steps + last.configs[1].max_steps == 1700 and last.configs[1].max_steps == 400
+    assert first.configs[0].general_dataset_name is None and last.configs[0].general_dataset_name
+    for name, recipe in runs.items():
+        if recipe.stage.name != "grpo":
+            continue
+        script_args, args, _ = recipe.configs
+        tasks = {"reasoning", "general"} if script_args.general_dataset_name else {"reasoning"}
+        for task in tasks:
+            applies = [s for s in args.reward_specs if s.tasks is None or task in s.tasks]
+            always = [s for s in applies if not resolve_step(s.start_step, args.max_steps) and s.end_step is None]
+            assert always, f"{name}: {task} prompts get None from every reward at step 0"
+    preference = [s for s in last.configs[1].reward_specs if s.name in ("safety", "helpfulness")]
+    assert len(preference) == 2 and all(s.tasks == ["general"] for s in preference)
+
+
+def test_grpo_mixes_general_prompts_into_the_data_with_their_task(tiny_model, tmp_path):
+    from helpers import run_recipe, tiny_recipe
+
+    general = tmp_path / "general.jsonl"
+    general.write_text("".join(f'{{"prompt": "Write line {i} of a poem."}}\n' for i in range(50)))
+    seen = []
+    from trl_r1.stages import grpo
+
+    original = grpo.check_tasks
+    grpo.check_tasks = lambda train, specs: (seen.append(train), original(train, specs))
+    try:
+        run_recipe(tiny_recipe(tiny_model, tmp_path / "out", max_train_samples=None, max_steps=1,
+                               general_dataset_name=str(general), general_fraction=0.2,
+                               rewards=[{"name": "accuracy", "tasks": ["reasoning"]},
+                                        {"name": "format", "kwargs": {"template": "r1"}, "tasks": ["general"]}]))
+    finally:
+        grpo.check_tasks = original
+    tasks = seen[0]["task"]
+    assert tasks.count("general") == 50 and tasks.count("reasoning") == 2000
+    with pytest.raises(RecipeError, match="general_fraction"):
+        load(general_dataset_name="builtin:general", general_fraction=1.0)
+
+
+def test_zero_recipe_follows_the_paper(gpu_install):
     recipe = load_recipe(REPO / "recipes/zero.yaml", check_only=True)
     _, args, _ = recipe.configs
     assert (args.learning_rate, args.beta, args.temperature, args.num_generations) == (3e-6, 0.001, 1.0, 16)
     assert (args.sync_ref_model, args.ref_model_mixup_alpha, args.ref_model_sync_steps) == (True, 1.0, 400)
     assert args.prompt_template == "zero" and args.use_vllm
     assert [s.name for s in args.reward_specs] == ["accuracy", "format"]
+
+
+GPU_GRPO = [p for p in ALL_RECIPES if "tiny" not in p.parts and yaml.safe_load(p.read_text())["stage"] == "grpo"]
+
+
+@pytest.mark.parametrize("path", GPU_GRPO, ids=lambda p: p.name)
+def test_colocated_vllm_sleeps_during_the_backward_pass(path):
+    """Colocated vLLM otherwise keeps its weights and KV cache on the GPU through the backward pass."""
+    values = yaml.safe_load(path.read_text())
+    assert values["use_vllm"] and values["vllm_mode"] == "colocate" and values["vllm_enable_sleep_mode"] is True
+
+
+def test_vllm_context_must_hold_the_prompt_and_the_completion(gpu_install):
+    """vLLM's context holds prompt + completion; zero.yaml's note on the paper's 65,536-token phase
+    names both flags (it named only --max_completion_length, which left vLLM at 34,816)."""
+    import re
+
+    with pytest.raises(RecipeError, match="vllm_max_model_length: 34816 leaves no room for the prompt"):
+        load(["--max_completion_length", "65536"], use_vllm=True, vllm_max_model_length=34816)
+    (restart,) = re.findall(r"restart with\s+#?\s*`([^`]+)`", (REPO / "recipes/zero.yaml").read_text())
+    _, args, _ = load_recipe(REPO / "recipes/zero.yaml", restart.split(), check_only=True).configs
+    assert args.max_completion_length == 65536 and args.vllm_max_model_length >= 65536 + 1024
+
+
+GPU_SFT = [p for p in ALL_RECIPES if "tiny" not in p.parts and yaml.safe_load(p.read_text())["stage"] == "sft"]
+
+
+@pytest.mark.parametrize("path", GPU_SFT, ids=lambda p: p.name)
+def test_sft_recipes_stop_at_their_chat_templates_end_of_turn(path):
+    """Qwen2.5 ends a turn with <|im_end|>, Llama 3 with <|eot_id|>; neither is the base tokenizer's
+    end-of-text token, so the recipe says it (the sft stage checks it against the template too)."""
+    values = yaml.safe_load(path.read_text())
+    family = "llama" if "llama" in values["model_name_or_path"].lower() else "qwen"
+    assert values["eos_token"] == {"llama": "<|eot_id|>", "qwen": "<|im_end|>"}[family]
 
 
 def test_valid_recipe_and_command_line_override():

@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return compare(argv[1:])
 
-    from .recipe import RecipeError, load_recipe, read_yaml
+    from .recipe import RecipeError, check_trackers_installed, load_recipe, read_yaml
 
     check_only = argv[0] == "check"
     if check_only:
@@ -95,7 +95,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         recipe = load_recipe(path, overrides, check_only=check_only)
-    except RecipeError as e:
+        if check_only:  # what this machine must provide for the run: its trackers
+            check_trackers_installed(recipe)
+    except (RecipeError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     if check_only:

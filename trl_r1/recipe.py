@@ -68,16 +68,18 @@ def load_recipe(
     overrides: list[str] | None = None,
     values: dict | None = None,
     check_only: bool = False,
+    built: tuple[str, ...] = (),
 ) -> Recipe:
     """Parse and validate a recipe file (or a ``values`` mapping) with command-line overrides.
 
     ``check_only`` validates a recipe meant for other hardware (GPUs) on this machine; the
-    result is for inspection, not for running here.
+    result is for inspection, not for running here. ``built``: local paths an earlier stage of a
+    pipeline will have written by the time this recipe runs.
     """
-    return _load_recipe(path, overrides, values, check_only)
+    return _load_recipe(path, overrides, values, check_only, built)
 
 
-def _load_recipe(path, overrides, values, check_only) -> Recipe:
+def _load_recipe(path, overrides, values, check_only, built=()) -> Recipe:
     overrides = list(overrides or [])
     where = str(path) if path is not None else "recipe"
     values = dict(read_yaml(path) if values is None else values)
@@ -127,12 +129,72 @@ def _load_recipe(path, overrides, values, check_only) -> Recipe:
         raise RecipeError(f"{where}: unknown command-line argument(s) {remaining} for stage `{stage.name}`")
     try:
         stage.validate(*configs)
+        check_reporting(configs, installed_here=not check_only)
+        check_local_data(configs, built)
     except (ValueError, TypeError, KeyError) as e:
         raise RecipeError(f"{where}: {e}") from e
     # `hardware:` stays out of `values`: the recipe as it ran is written next to its outputs, where
     # the accelerate config's relative path would no longer resolve
     return Recipe(Path(path) if path else None, stage, tuple(configs), {"stage": stage.name, **values}, overrides,
                   hardware)
+
+
+# pip packages of the `report_to` integrations whose package is not named as the integration.
+_TRACKER_PACKAGES = {"azure_ml": "azureml-core", "flyte": "flytekit", "kubeflow": "kubeflow"}
+
+
+def check_reporting(configs, installed_here: bool = True) -> None:
+    """Every `report_to` integration is one transformers knows and, with ``installed_here``, is
+    installed on this machine: transformers itself finds out only when the trainer starts, after
+    the model loaded. A recipe checked for other hardware (``plan``, ``rehearse``) skips the
+    second part; ``python -m trl_r1 check`` asks it (:func:`check_trackers_installed`)."""
+    from transformers.integrations.integration_utils import (
+        INTEGRATION_TO_CALLBACK,
+        get_available_reporting_integrations,
+        is_flytekit_available,
+    )
+
+    for config in configs:
+        names = getattr(config, "report_to", None) or []  # TrainingArguments made it a list
+        installed = set(get_available_reporting_integrations()) | ({"flyte"} if is_flytekit_available() else set())
+        for name in names:
+            if name not in INTEGRATION_TO_CALLBACK:
+                raise ValueError(f"report_to: unknown integration {name!r}; transformers knows "
+                                 f"{', '.join(sorted(INTEGRATION_TO_CALLBACK))} (or `none`)")
+            if installed_here and name not in installed:
+                raise ValueError(
+                    f"report_to: {name!r} is not installed here (pip install {_TRACKER_PACKAGES.get(name, name)}; "
+                    "the README's GPU install line installs wandb). Or report elsewhere: `--report_to trackio` "
+                    "(a local dashboard, no account: pip install trackio; `trackio show`) or `--report_to none`")
+
+
+def check_trackers_installed(recipe: Recipe) -> None:
+    """The trackers of a recipe, or of each stage of a pipeline, are installed on this machine."""
+    if recipe.stage.name == "pipeline":
+        for _, stage_recipe in recipe.stage.module.stage_recipes(recipe.configs[0]):
+            check_reporting(stage_recipe.configs)
+    else:
+        check_reporting(recipe.configs)
+
+
+# Fields naming the data a stage reads (a Hub id, or a local file or folder).
+DATA_FIELDS = ("dataset_name", "general_dataset_name")
+
+
+def check_local_data(configs, built=()) -> None:
+    """A local data file or folder a recipe reads exists, or is one that an earlier stage of a
+    pipeline writes (``built``: those paths): else the run would stop when it gets there."""
+    from .data.loading import looks_local
+
+    built = {str(Path(p)) for p in built}
+    for config in configs:
+        for key in DATA_FIELDS:
+            name = getattr(config, key, None)
+            if not isinstance(name, str) or not looks_local(name) or Path(name).expanduser().exists():
+                continue
+            if str(Path(name)) not in built:
+                raise ValueError(f"{key}: {name} does not exist, and no earlier stage builds it (run the stage or "
+                                 "command that writes it first, or run this recipe in a pipeline after that stage)")
 
 
 def _fields(classes) -> dict[str, Any]:

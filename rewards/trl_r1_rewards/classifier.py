@@ -14,8 +14,10 @@ local directory, e.g. what the ``reward_model`` stage of trl_r1 wrote, or a Hub 
   reads ``question + "\n\n" + response``. The ``reward_model`` stage trains on the very same text
   (it calls these functions), so a checkpoint it wrote sees at scoring time what it saw in
   training.
-- **Truncation**: to ``max_length`` tokens, on the tokenizer's ``truncation_side`` (right by
-  default); each truncated completion is counted in ``<name>/truncated``.
+- **Truncation**: only past ``max_length`` tokens (default: the model's own maximum, its
+  ``max_position_embeddings``, so that a 32k-token response is read whole, as R1 reads it), on
+  the tokenizer's ``truncation_side`` (right by default); each truncated completion is counted
+  in ``<name>/truncated``.
 - **Batching**: ``batch_size`` completions per forward pass, grouped by length (less padding),
   under ``torch.inference_mode`` on the trainer's device (``accelerate.PartialState().device``;
   without accelerate, CUDA when available, else CPU); the ``device`` option overrides.
@@ -94,6 +96,22 @@ def tokenize(tokenizer, texts: list[str], max_length: int) -> tuple[list[list[in
     return ids, [len(x) > max_length for x in encoded]
 
 
+def model_max_length(config, tokenizer=None) -> int:
+    """The most tokens a model reads: its config's ``max_position_embeddings`` (text config, for
+    multimodal models), else the tokenizer's ``model_max_length`` when that is a real number.
+
+    >>> from types import SimpleNamespace as C
+    >>> model_max_length(C(get_text_config=lambda: C(max_position_embeddings=32768)))
+    32768
+    """
+    found = getattr(config.get_text_config(), "max_position_embeddings", None)
+    if not found and tokenizer is not None and getattr(tokenizer, "model_max_length", 0) < 10**9:
+        found = tokenizer.model_max_length
+    if not found:
+        raise ValueError("max_length: the model declares no maximum length; set the reward's `max_length`")
+    return int(found)
+
+
 def label_index(id2label: dict, label: str | int, model: str = "the model") -> int:
     """The output index of ``label`` (a name from the checkpoint's ``id2label``, or an index).
 
@@ -137,7 +155,7 @@ class SequenceClassifierReward(Reward):
         model: str,
         label: str | int | None = None,
         batch_size: int = 8,
-        max_length: int = 2048,
+        max_length: int | None = None,
         device: str | None = None,
         dtype: str = "auto",
     ):
@@ -146,7 +164,7 @@ class SequenceClassifierReward(Reward):
             raise ValueError(f"{self.name}: `model` must be a checkpoint path or Hub id, got {model!r}")
         if isinstance(label, bool) or (label is not None and not isinstance(label, (str, int))):
             raise ValueError(f"{self.name}: `label` must be a label name or index, got {label!r}")
-        for key, value in (("batch_size", batch_size), ("max_length", max_length)):
+        for key, value in (("batch_size", batch_size), ("max_length", 1 if max_length is None else max_length)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{self.name}: `{key}` must be a positive integer, got {value!r}")
         require_models(f"The {self.name} reward")
@@ -157,6 +175,7 @@ class SequenceClassifierReward(Reward):
         self.device = device
         self.dtype = dtype
         self._model = self._tokenizer = None
+        self._max_length: int | None = None  # max_length, or the model's maximum once loaded
         self._label_index: int | None = None
         config = Path(model) / "config.json"
         if config.is_file():  # a local checkpoint: check its labels now, not when the model first runs
@@ -201,6 +220,7 @@ class SequenceClassifierReward(Reward):
             text_config.pad_token_id = pad if pad is not None else 0
         model.requires_grad_(False)
         self._model, self._tokenizer = model.to(self._device()).eval(), tokenizer
+        self._max_length = self.max_length or model_max_length(model.config, tokenizer)
 
     def model_scores(self, texts: list[str], counts: Counter[str]) -> list[float]:
         """The model's score of each rendered text, in order (batched, grouped by length)."""
@@ -208,7 +228,7 @@ class SequenceClassifierReward(Reward):
 
         if self._model is None:
             self._load()
-        ids, truncated = tokenize(self._tokenizer, texts, self.max_length)
+        ids, truncated = tokenize(self._tokenizer, texts, self._max_length)
         counts["truncated"] += sum(truncated)
         pad = self._model.config.get_text_config().pad_token_id
         device = next(self._model.parameters()).device
@@ -283,6 +303,7 @@ class SafetyReward(SequenceClassifierReward):
         label: the safe class (ignored for a 1-output model).
         batch_size: completions per forward pass.
         max_length: tokens the model reads per completion (prompt included); the rest is cut.
+            Default: the model's maximum (its ``max_position_embeddings``): the whole response.
         device: where the model runs (default: the trainer's device).
         dtype: the model's dtype (``"auto"``: the checkpoint's).
     """
@@ -290,7 +311,7 @@ class SafetyReward(SequenceClassifierReward):
     name = "safety"
     counters = ("unsafe", "truncated", "nonfinite")
 
-    def __init__(self, *, model: str, label: str | int = "safe", batch_size: int = 8, max_length: int = 2048,
+    def __init__(self, *, model: str, label: str | int = "safe", batch_size: int = 8, max_length: int | None = None,
                  device: str | None = None, dtype: str = "auto"):
         super().__init__(model=model, label=label, batch_size=batch_size, max_length=max_length, device=device,
                          dtype=dtype)
@@ -326,7 +347,7 @@ class HelpfulnessReward(SequenceClassifierReward):
     counters = ("no_summary", "truncated", "nonfinite")
 
     def __init__(self, *, model: str, label: str | int | None = None, squash: str = "none",
-                 no_summary: float | None = 0.0, batch_size: int = 8, max_length: int = 2048,
+                 no_summary: float | None = 0.0, batch_size: int = 8, max_length: int | None = None,
                  device: str | None = None, dtype: str = "auto"):
         if squash not in SQUASHES:
             raise ValueError(f"helpfulness: `squash` must be one of {SQUASHES}, got {squash!r}")

@@ -32,9 +32,10 @@ def fake_vllm(monkeypatch):
         def __init__(self, **kwargs):
             self.kwargs = kwargs
 
-    class LLM:
-        def __init__(self, model, dtype):
-            calls.append(("init", model, dtype))
+    class LLM:  # vLLM's signature for what the backend passes (the rest goes to its engine arguments)
+        def __init__(self, model, *, tensor_parallel_size=1, dtype="auto", max_model_len=None):
+            calls.append(("init", model, {"dtype": dtype, "max_model_len": max_model_len,
+                                          "tensor_parallel_size": tensor_parallel_size}))
 
         def _answer(self, method, prompts, params, use_tqdm):
             calls.append((method, prompts, params.kwargs, use_tqdm))
@@ -55,7 +56,8 @@ def fake_vllm(monkeypatch):
 
 def test_vllm_backend_text_and_chat_prompts(fake_vllm):
     backend = make_backend("vllm", "some/model", "bfloat16")
-    assert isinstance(backend, VLLMBackend) and fake_vllm.calls[0] == ("init", "some/model", "bfloat16")
+    assert isinstance(backend, VLLMBackend)
+    assert fake_vllm.calls[0] == ("init", "some/model", {"dtype": "bfloat16", "max_model_len": None, "tensor_parallel_size": 1})
     out = backend.generate(["p0", "p1"], SAMPLING)
     assert out == [[Completion(f"{i}.{j}", j + 1) for j in range(3)] for i in range(2)]
     method, prompts, params, use_tqdm = fake_vllm.calls[1]
@@ -64,6 +66,33 @@ def test_vllm_backend_text_and_chat_prompts(fake_vllm):
     chat = [[{"role": "user", "content": "hi"}]]
     assert backend.generate(chat, SAMPLING) == [[Completion(f"0.{j}", j + 1) for j in range(3)]]
     assert fake_vllm.calls[2][0] == "chat" and fake_vllm.calls[2][1] == chat
+
+
+@pytest.mark.parametrize("stage", ["evaluate", "sample"])
+def test_evaluate_and_sample_give_vllm_the_context_length_and_the_gpus_to_split_over(fake_vllm, stage, tmp_path):
+    """A 70B model loads in vLLM only split over GPUs, and a model declaring 128k tokens of context
+    only with a shorter max_model_len; both reach vLLM from the recipe."""
+    from helpers import run_recipe
+
+    data = tmp_path / "q.jsonl"
+    data.write_text('{"problem": "What is 1 + 1?", "solution": "2", "answer": "2"}\n')
+    values = {"stage": stage, "model_name_or_path": "org/some-70b", "dataset_name": str(data), "backend": "vllm",
+              "num_samples": 2, "max_new_tokens": 8, "max_model_len": 1024, "tensor_parallel_size": 8,
+              "output_dir": str(tmp_path / "out")}
+    if stage == "sample":
+        values.update(dataset_split="train", require_reasoning=False, language_threshold=None)
+    run_recipe(values)
+    assert fake_vllm.calls[0] == ("init", "org/some-70b", {"dtype": "auto", "max_model_len": 1024, "tensor_parallel_size": 8})
+
+
+def test_context_length_must_hold_prompt_and_completion():
+    from trl_r1.recipe import RecipeError, load_recipe
+
+    values = {"stage": "evaluate", "model_name_or_path": "m", "dataset_name": "org/bench", "max_new_tokens": 32768}
+    with pytest.raises(RecipeError, match="max_model_len: 32768 leaves no room for the prompt"):
+        load_recipe(None, ["--max_model_len", "32768"], values=values)
+    with pytest.raises(RecipeError, match="tensor_parallel_size: must be >= 1"):
+        load_recipe(None, ["--tensor_parallel_size", "0"], values=values)
 
 
 def test_transformers_backend_has_the_same_shape(tiny_model):

@@ -144,6 +144,23 @@ def test_truncation_is_counted(tiny_classifier):
     assert metrics["safety/truncated"] == 3.0 and all(0 < s < 1 for s in scores)
 
 
+def test_safety_reads_a_response_longer_than_2048_tokens_whole(tmp_path):
+    """R1 judges the whole response, up to 32k tokens; the reward cut at 2,048 tokens by default.
+    By default it now reads as much as the model does (here a classifier declaring 4,096)."""
+    from helpers import build_tiny_classifier
+
+    from trl_r1_rewards.classifier import model_max_length
+
+    path = build_tiny_classifier(tmp_path / "long", max_position_embeddings=4096)
+    long = "<think> " + "wait, let me check 12 + 7 = 19. " * 300 + "</think> The answer is 19."
+    reward = SafetyReward(model=str(path))
+    scores, metrics = logged(reward, [long])
+    assert 2048 < len(tokenize(reward._tokenizer, [render(reward._tokenizer, QUESTION, long)], 10**6)[0][0]) <= 4096
+    assert metrics["safety/truncated"] == 0.0 and reward._max_length == 4096 == model_max_length(reward._model.config)
+    cut, cut_metrics = logged(SafetyReward(model=str(path), max_length=2048), [long])
+    assert cut_metrics["safety/truncated"] == 1.0 and cut != pytest.approx(scores, abs=1e-7)
+
+
 def test_never_raises_on_model_output(tiny_classifier, tiny_scorer):
     garbage = ["\ud800 lone surrogate", "x" * 20000, None, [{"role": "assistant", "content": ["odd"]}],
                "</think></think><think>", "<|user|><pad></s>"]

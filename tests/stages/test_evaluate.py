@@ -100,8 +100,13 @@ def test_model_flag_and_validation(tmp_path):
 
 
 @pytest.mark.parametrize("name", ["aime24", "math500", "gpqa_diamond", "livecodebench"])
-def test_benchmark_recipes_use_the_papers_sampling(name):
-    (config,) = load_recipe(Path(__file__).resolve().parents[2] / f"recipes/eval/{name}.yaml", check_only=True).configs
+def test_benchmark_recipes_use_the_papers_sampling(name, tmp_path):
+    # livecodebench reads the file convert-lcb writes
+    data = ["--dataset_name", str((tmp_path / "lcb.jsonl").resolve())] if name == "livecodebench" else []
+    if data:
+        (tmp_path / "lcb.jsonl").write_text("{}\n")
+    (config,) = load_recipe(Path(__file__).resolve().parents[2] / f"recipes/eval/{name}.yaml", data,
+                            check_only=True).configs
     assert (config.temperature, config.top_p, config.max_new_tokens) == (0.6, 0.95, 32768)
     assert config.benchmark == name and 4 <= config.num_samples <= 64 and config.dataset_name
     assert config.scorer == {"livecodebench": "code", "gpqa_diamond": "choice"}.get(name, "accuracy")

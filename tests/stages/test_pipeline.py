@@ -31,6 +31,7 @@ def chain(tmp_path: Path, tiny_model: Path, second_steps: int = 2, evaluate: boo
     pipeline = {
         "stage": "pipeline",
         "output_dir": str(tmp_path / "out"),
+        "fresh_process": False,  # quicker; test_each_stage_runs_in_a_process_of_its_own runs the default
         "stages": [
             {"name": "first", "recipe": "first.yaml"},
             {"name": "second", "recipe": "second.yaml", "overrides": {"model_name_or_path": "${first.model}"}},
@@ -132,3 +133,55 @@ def test_stage_recipes_are_found_next_to_the_pipeline_file(tmp_path, monkeypatch
     monkeypatch.chdir(REPO)  # not the pipeline's folder
     recipe = load_recipe(path)
     assert recipe.configs[0].base_dir == str(tmp_path)
+
+
+def test_a_stage_process_gets_its_own_port_or_runs_alone():
+    """Training stages run on every rank and form their own process group, on a port derived from
+    the stage's name (the pipeline's processes keep MASTER_PORT); single-process stages run alone."""
+    from types import SimpleNamespace
+
+    from trl_r1.stages.pipeline import Step, child_command
+
+    def command(name, kind, rank):
+        step = Step(name, Path(f"{name}.yaml"), {}, True, Path("out") / name)
+        env = {"RANK": str(rank), "WORLD_SIZE": "8", "MASTER_ADDR": "10.0.0.1", "MASTER_PORT": "29500"}
+        with pytest.MonkeyPatch.context() as patch:
+            for key, value in env.items():
+                patch.setenv(key, value)
+            return child_command(step, SimpleNamespace(stage=SimpleNamespace(name=kind)), Path("r.yaml"), Path("s.json"))
+
+    argv, env = command("reasoning_rl", "grpo", 0)
+    assert argv[1:] == ["-m", "trl_r1.stages.pipeline", "r.yaml", "s.json"]
+    assert env["MASTER_PORT"] != "29500" and env["WORLD_SIZE"] == "8"
+    assert command("reasoning_rl", "grpo", 5)[1]["MASTER_PORT"] == env["MASTER_PORT"]  # every rank agrees
+    assert command("sft", "sft", 0)[1]["MASTER_PORT"] != env["MASTER_PORT"]
+    alone = command("rejection_sampling", "sample", 0)[1]
+    assert not {"RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"} & set(alone)
+
+
+@pytest.mark.slow  # three fresh processes, each importing the training stack
+def test_each_stage_runs_in_a_process_of_its_own_that_is_gone_when_the_next_starts(tiny_model, tmp_path):
+    """What frees a stage's vLLM and DeepSpeed engines between stages: each stage runs in its own
+    process, which has exited (and with it everything it held) before the next stage starts."""
+    from helpers import CPU_TRAINING, run_recipe
+
+    (tmp_path / "chat.jsonl").write_text(json.dumps({"messages": [
+        {"role": "user", "content": "What is 1 + 1?"}, {"role": "assistant", "content": "<think>1+1</think> 2"}]}) + "\n")
+    sft = {"stage": "sft", "model_name_or_path": str(tiny_model), "dataset_name": str(tmp_path / "chat.jsonl"),
+           "max_steps": 1, "max_length": 64, "per_device_train_batch_size": 1, **CPU_TRAINING}
+    (tmp_path / "sft.yaml").write_text(yaml.safe_dump(sft))
+    stages = [{"name": "a", "recipe": "sft.yaml"},
+              {"name": "b", "recipe": "sft.yaml", "overrides": {"model_name_or_path": "${a.model}"}}]
+    out = tmp_path / "out"
+    run_recipe({"stage": "pipeline", "output_dir": str(out), "base_dir": str(tmp_path), "stages": stages})
+    a, b = (json.loads((out / name / "stage_done.json").read_text()) for name in "ab")
+    assert len({a["pid"], b["pid"], os.getpid()}) == 3 and a["summary"]["model"] == str(out / "a")
+    for pid in (a["pid"], b["pid"]):
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)  # exited
+
+    stages.append({"name": "c", "recipe": "sft.yaml", "overrides": {"dataset_prompt_column": "nope",
+                                                                     "dataset_messages_column": "nope"}})
+    with pytest.raises(RuntimeError, match=r"stage 'c' failed in its process \(exit code 1\)"):
+        run_recipe({"stage": "pipeline", "output_dir": str(out), "base_dir": str(tmp_path), "stages": stages})
+    assert not (out / "c" / "stage_done.json").exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -145,12 +146,38 @@ def test_conversation_rules():
         conversations(Dataset.from_list([{"messages": chat()[:1]}]), SFTScriptArguments())
 
 
-def test_rope_theta_override_is_trained_with_and_saved(tiny_model, dataset, tmp_path):
+def test_rope_theta_override_is_trained_with_and_saved_with_the_longer_context(tiny_model, dataset, tmp_path):
+    """Qwen2.5-Math declares 4,096 tokens; stretched to 32k with RoPE theta 300k, the saved model
+    must declare 32k, or vLLM and later stages stop at the old limit."""
     out = tmp_path / "out"
-    run_recipe(sft_recipe(tiny_model, dataset, out, max_steps=1, rope_theta=300000))
+    run_recipe(sft_recipe(tiny_model, dataset, out, max_steps=1, rope_theta=300000, max_length=1024))
     config = json.loads((out / "config.json").read_text())
     assert config["rope_parameters"]["rope_theta"] == 300000
+    assert config["max_position_embeddings"] == 1024  # the tiny model declares 512
     assert json.loads((tiny_model / "config.json").read_text())["rope_parameters"]["rope_theta"] == 10000
+
+
+@pytest.mark.parametrize("family, turn_end", [("qwen2", "<|im_end|>"), ("llama", "<|eot_id|>")])
+def test_the_tuned_model_stops_where_its_chat_template_ends_a_turn(family, turn_end, dataset, tmp_path):
+    """Qwen2.5 base tokenizers end text with <|endoftext|> while the chat template ends a turn with
+    <|im_end|> (Llama 3: <|end_of_text|> / <|eot_id|>): the saved tokenizer and generation config
+    now stop at the turn end the model was trained to write."""
+    from helpers import build_family_model
+    from transformers import AutoTokenizer, GenerationConfig
+
+    from trl_r1.stages.sft import end_of_turn
+
+    base = build_family_model(tmp_path / family, family)
+    assert end_of_turn(AutoTokenizer.from_pretrained(base)) == turn_end
+    assert AutoTokenizer.from_pretrained(base).eos_token != turn_end
+    out = tmp_path / "out"
+    run_recipe(sft_recipe(base, dataset, out, max_steps=1))
+    tokenizer = AutoTokenizer.from_pretrained(out)
+    assert tokenizer.eos_token == turn_end
+    assert tokenizer.convert_tokens_to_ids(turn_end) in GenerationConfig.from_pretrained(out).eos_token_id
+    with pytest.raises(ValueError, match=f"eos_token: '{re.escape(AutoTokenizer.from_pretrained(base).eos_token)}'.*never stop"):
+        run_recipe(sft_recipe(base, dataset, tmp_path / "wrong", max_steps=1,
+                              eos_token=AutoTokenizer.from_pretrained(base).eos_token))
 
 
 def test_packing_packs_rows_into_fewer_sequences(tiny_model, dataset, tmp_path):

@@ -37,7 +37,8 @@ def test_every_link_of_the_tiny_chain_runs_and_hands_its_artifact_on(tiny_model,
             merged = {**entry.get("overrides", {}), **overrides[entry["name"]]}
             stages.append({**entry, "recipe": str(TINY_R1 / entry["recipe"].removeprefix("r1/")), "overrides": merged})
         pipeline = write_recipe(tmp_path / "pipeline.yaml", {
-            "stage": "pipeline", "output_dir": str(tmp_path / "out"), "stages": stages})
+            "stage": "pipeline", "output_dir": str(tmp_path / "out"), "stages": stages,
+            "fresh_process": False})  # quicker; test_pipeline.py tests the fresh processes
         result = run_cli(str(pipeline), timeout=900)
     finally:
         judge.close()

@@ -26,6 +26,18 @@ def check_model_and_dataset(model: str | None, dataset: str | None, stage: str) 
     check_dataset_name(dataset)
 
 
+def looks_local(name: str) -> bool:
+    """Whether a dataset name is a local path rather than a Hub id (``org/name``) or built-in.
+
+    >>> [looks_local(n) for n in ("open-r1/OpenR1-Math-220k", "data/x.jsonl", "outputs/r1/sft/dataset", "builtin:general")]
+    [False, True, True, False]
+    """
+    if ":" in name.split("/")[0]:  # builtin:<name>, embedded:<name>
+        return False
+    return (Path(name).suffix in _FILE_FORMATS or name.startswith(("/", ".", "~"))
+            or name.count("/") > 1)
+
+
 def load_any(name: str, config: str | None = None) -> DatasetDict:
     """A ``DatasetDict`` from a built-in name, a ``save_to_disk`` folder, a data file, or the Hub."""
     if name.startswith(BUILTIN_PREFIX):
@@ -70,6 +82,28 @@ def subsample(dataset: Dataset, n: int | None, seed: int) -> Dataset:
     if n is None:
         return dataset
     return dataset.shuffle(seed=seed).select(range(min(n, len(dataset))))
+
+
+def mix_general(rows: Dataset, general: Dataset, prompt_column: str, general_column: str, fraction: float,
+                seed: int, task_column: str = "task") -> Dataset:
+    """``rows`` (task ``reasoning`` unless they have a task column) and general prompts (task
+    ``general``, their question in ``prompt_column``, other columns empty) making up ``fraction``
+    of the result, or all of ``general`` when it has fewer rows.
+
+    >>> r = Dataset.from_list([{"problem": f"{i} + 1?", "solution": str(i + 1)} for i in range(3)])
+    >>> g = Dataset.from_list([{"prompt": "Write a haiku."}, {"prompt": "Hi!"}])
+    >>> mix_general(r, g, "problem", "prompt", 0.25, seed=0)[3]
+    {'problem': 'Write a haiku.', 'solution': None, 'task': 'general'}
+    """
+    from datasets import concatenate_datasets
+
+    if task_column not in rows.column_names:
+        rows = rows.add_column(task_column, ["reasoning"] * len(rows))
+    wanted = min(len(general), round(len(rows) * fraction / (1 - fraction)))
+    picked = general.shuffle(seed=seed).select(range(wanted))[general_column]
+    columns = {c: [None] * wanted for c in rows.column_names}
+    columns.update({prompt_column: picked, task_column: ["general"] * wanted})
+    return concatenate_datasets([rows, Dataset.from_dict(columns).cast(rows.features)])
 
 
 def with_prompts(dataset: Dataset, column: str, prompting: PromptArguments) -> Dataset:

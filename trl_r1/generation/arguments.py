@@ -32,6 +32,9 @@ class GenerationArguments(PromptArguments):
         prompt_template / system_prompt / chat_examples: how a question becomes a prompt; use
             the ones the model was trained with.
         backend (`str`): `auto` (vLLM when usable), `transformers` or `vllm`. dtype (`str`): model dtype.
+        max_model_len (`int`, *optional*): vLLM's context, prompt + completion (default: the model's
+            declared context, whose KV cache may not fit: 34816 holds a 2k prompt + 32k tokens).
+        tensor_parallel_size (`int`, defaults to 1): GPUs vLLM splits the model over (32B: 4, 70B: 8).
         seed (`int`): sampling seed.
         output_dir (`str`): where the samples and results go.
     """
@@ -54,6 +57,9 @@ class GenerationArguments(PromptArguments):
     max_questions: int | None = field(default=None, metadata={"help": "Only the first N questions."})
     backend: str = field(default="auto", metadata={"help": "Generation backend.", "choices": list(BACKENDS)})
     dtype: str = field(default="auto", metadata={"help": "Model dtype (auto, bfloat16, float32, ...)."})
+    max_model_len: int | None = field(
+        default=None, metadata={"help": "vLLM: context length, prompt + completion (default: the model's)."})
+    tensor_parallel_size: int = field(default=1, metadata={"help": "vLLM: GPUs the model is split over."})
     seed: int = field(default=0, metadata={"help": "Sampling seed."})
     output_dir: str = field(default="outputs", metadata={"help": "Where the samples and results go."})
 
@@ -89,5 +95,10 @@ class GenerationArguments(PromptArguments):
         self.check_prompt_arguments()
         if self.backend not in BACKENDS:
             raise ValueError(f"backend: {self.backend!r} is not one of {BACKENDS}")
+        if self.tensor_parallel_size < 1:
+            raise ValueError(f"tensor_parallel_size: must be >= 1, got {self.tensor_parallel_size}")
+        if self.max_model_len is not None and self.max_model_len <= self.max_new_tokens:
+            raise ValueError(f"max_model_len: {self.max_model_len} leaves no room for the prompt before max_new_tokens "
+                             f"{self.max_new_tokens}; set it to max_new_tokens + the longest prompt")
         if self.scorer is not None:
             check_scorer(self.scorer, self.scorer_kwargs, self.answer_column)

@@ -45,15 +45,18 @@ def vllm_available() -> bool:
     return torch.cuda.is_available()
 
 
-def make_backend(name: str, model: str, dtype: str = "auto") -> Backend:
+def make_backend(name: str, model: str, dtype: str = "auto", max_model_len: int | None = None,
+                 tensor_parallel_size: int = 1) -> Backend:
     """The backend called ``name`` (``auto``: vLLM when usable, else transformers) for ``model``
-    (a directory or Hub id, as :func:`trl_r1.models.resolve_model` returns it)."""
+    (a directory or Hub id, as :func:`trl_r1.models.resolve_model` returns it). vLLM only:
+    ``max_model_len`` (prompt + completion; None: the model's declared context, which may not
+    fit one GPU's KV cache) and ``tensor_parallel_size`` (GPUs one model is split over)."""
     if name not in BACKENDS:
         raise ValueError(f"backend: {name!r} is not one of {BACKENDS}")
     if name == "vllm" or (name == "auto" and vllm_available()):
         if importlib.util.find_spec("vllm") is None:
             raise ModuleNotFoundError("backend `vllm` needs vLLM: pip install -e '.[vllm]'")
-        return VLLMBackend(model, dtype)
+        return VLLMBackend(model, dtype, max_model_len, tensor_parallel_size)
     return TransformersBackend(model, dtype)
 
 
@@ -107,10 +110,10 @@ class TransformersBackend:
 class VLLMBackend:
     """vLLM's offline ``LLM``: all prompts at once, ``n`` samples each (continuous batching)."""
 
-    def __init__(self, model: str, dtype: str = "auto"):
+    def __init__(self, model: str, dtype: str = "auto", max_model_len: int | None = None, tensor_parallel_size: int = 1):
         from vllm import LLM
 
-        self.llm = LLM(model=model, dtype=dtype)
+        self.llm = LLM(model=model, dtype=dtype, max_model_len=max_model_len, tensor_parallel_size=tensor_parallel_size)
 
     def generate(self, prompts: list, sampling: Sampling) -> list[list[Completion]]:
         from vllm import SamplingParams

@@ -66,17 +66,14 @@ def plan_recipe(path: str | Path, overrides: list[str] | None = None, options: O
     lineage = recipe_lineage(_recipes_root(Path(path)))
     if recipe.stage.name != "pipeline":
         return [_plan_one(recipe, Path(path).name, _hardware(recipe, hardware_overrides, nodes), lineage, options)]
-    config = recipe.configs[0]
-    artifacts, plans = {"output_dir": config.output_dir}, []
-    for step in pipeline.steps(config):
-        stage_recipe = pipeline.load_step(step, artifacts, check_only=True)
+    plans = []
+    for step, stage_recipe in pipeline.stage_recipes(recipe.configs[0]):
         if recipe.hardware and not stage_recipe.hardware:
             stage_recipe.hardware = recipe.hardware
         model = getattr(stage_recipe.configs[0], "model_name_or_path", None) or _model_of(stage_recipe)
         lineage[str(step.output_dir)] = model
         hw = _hardware(stage_recipe, hardware_overrides, nodes)
         plans.append(_plan_one(stage_recipe, step.name, hw, lineage, options))
-        artifacts[step.name] = pipeline.promised(step, stage_recipe.stage.name)
     return plans
 
 

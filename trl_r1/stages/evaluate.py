@@ -101,7 +101,8 @@ def run(recipe) -> dict:
 
     scorer = load_scorer(config.scorer, config.scorer_kwargs, config.answer_column)
     if todo:
-        backend = make_backend(config.backend, resolve_model(config.model_name_or_path), config.dtype)
+        backend = make_backend(config.backend, resolve_model(config.model_name_or_path), config.dtype,
+                               config.max_model_len, config.tensor_parallel_size)
         prompts = [config.prompt(q[config.problem_column]) for q in questions]
         sample_questions(
             backend, prompts, todo, config.sampling, config.batch_size,

@@ -8,7 +8,8 @@ from pathlib import Path
 from trl import ModelConfig, get_peft_config
 from trl_r1_rewards import check_options
 
-from ..data.loading import check_model_and_dataset, load_split, subsample, with_prompts
+from ..data.builtin import check_dataset_name
+from ..data.loading import check_model_and_dataset, load_split, mix_general, subsample, with_prompts
 from ..models import hub_id, model_init_kwargs, resolve_model
 from ..train.callbacks import METRICS_FILE, MetricsFileCallback, read_metrics
 from ..train.checkpoints import on_main_process, train_and_save
@@ -28,6 +29,15 @@ def validate(script_args: R1ScriptArguments, args: R1GRPOConfig, model_args: Mod
             check_options(spec.name, spec.kwargs)
         except (KeyError, TypeError) as e:
             raise ValueError(f"rewards: {e}") from None
+    if script_args.general_dataset_name:
+        check_dataset_name(script_args.general_dataset_name)
+        if not 0 < script_args.general_fraction < 1:
+            raise ValueError(f"general_fraction: the share of general rows is in (0, 1), got {script_args.general_fraction}")
+    if args.use_vllm and args.vllm_max_model_length is not None and args.vllm_max_model_length <= args.max_completion_length:
+        raise ValueError(
+            f"vllm_max_model_length: {args.vllm_max_model_length} leaves no room for the prompt before "
+            f"max_completion_length {args.max_completion_length} tokens: vLLM's context holds prompt + completion; set it "
+            f"to max_completion_length + the longest prompt (e.g. {args.max_completion_length + 2048})")
 
 
 def check_tasks(train, specs) -> None:
@@ -53,6 +63,13 @@ def run(recipe) -> dict:
 
     rows = load_split(script_args.dataset_name, script_args.dataset_config, script_args.dataset_train_split,
                       field="dataset_train_split")
+    if script_args.general_dataset_name:
+        general = load_split(script_args.general_dataset_name, script_args.general_dataset_config,
+                             script_args.general_dataset_split, [script_args.general_prompt_column], prefix="general_")
+        before = len(rows)
+        rows = mix_general(rows, general, script_args.dataset_prompt_column, script_args.general_prompt_column,
+                           script_args.general_fraction, args.seed, TASK_COLUMN)
+        logger.info("Mixed %d general prompts into %d rows", len(rows) - before, len(rows))
     rows = with_prompts(rows, script_args.dataset_prompt_column, args)
     rows = subsample(rows, script_args.max_train_samples, args.seed)
     check_tasks(rows, args.reward_specs)

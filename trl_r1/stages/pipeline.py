@@ -8,15 +8,20 @@ import gc
 import json
 import os
 import re
+import subprocess
+import sys
+import tempfile
 import time
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 import torch.distributed as dist
+import yaml
 
-from ..recipe import RecipeError, load_recipe, read_yaml
+from ..recipe import RecipeError, check_trackers_installed, load_recipe, read_yaml
 
 DONE_FILE, SUMMARY_FILE, TABLE_FILE = "stage_done.json", "pipeline.json", "pipeline.md"
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -43,6 +48,8 @@ class PipelineConfig:
             the final table (`pipeline.md`, `pipeline.json`).
         evaluate (`dict`, *optional*): `{recipe, overrides}`: an `evaluate` recipe run on the
             starting model and after every `sft`/`grpo` stage (on the main process).
+        fresh_process (`bool`, defaults to `True`): run each stage in a process of its own, so that
+            its engines (vLLM, DeepSpeed) and their memory are gone before the next one starts.
     """
 
     stages: list[dict] = field(default_factory=list, metadata={"help": "Stages in order: {name, recipe, overrides, evaluate}."})
@@ -51,6 +58,8 @@ class PipelineConfig:
         default=None, metadata={"help": "{recipe, overrides}: evaluation run on the start model and each trained model."})
     base_dir: str | None = field(
         default=None, metadata={"help": "Folder the stage recipe paths are relative to (default: the pipeline file's)."})
+    fresh_process: bool = field(
+        default=True, metadata={"help": "Run each stage in a process of its own (its engines' memory is freed at exit)."})
 
 
 ARGUMENTS = (PipelineConfig,)
@@ -140,28 +149,38 @@ def promised(step: Step, kind: str) -> dict[str, str]:
 
 
 def load_step(step: Step, artifacts: dict, check_only: bool = False):
-    """The stage's recipe with its overrides, references to earlier stages' ``artifacts`` resolved."""
-
+    """The step's recipe with its overrides resolved; with ``check_only``, what earlier steps
+    promise to write counts as existing."""
     values = read_yaml(step.recipe)
     if values.get("stage") == "pipeline":
         raise ValueError(f"stage {step.name!r}: a pipeline cannot contain a pipeline ({step.recipe})")
     values.update(substitute(step.overrides, artifacts, f"stage {step.name!r}"))
     values["output_dir"] = str(step.output_dir)
     try:
-        return load_recipe(step.recipe, values=values, check_only=check_only)
+        built = [path for found in artifacts.values() if isinstance(found, dict) for path in found.values()]
+        return load_recipe(step.recipe, values=values, check_only=check_only, built=tuple(built) if check_only else ())
     except RecipeError as e:
         raise ValueError(f"stage {step.name!r}: {e}") from None
 
 
-def validate(config: PipelineConfig) -> None:
-    if not config.stages:
-        raise ValueError("stages: a pipeline needs at least one stage")
+def stage_recipes(config: PipelineConfig) -> list[tuple[Step, Any]]:
+    """Every step with its recipe as a check sees it, before anything ran: references to earlier
+    steps' artifacts resolve to the paths those steps will write."""
     artifacts: dict[str, Any] = {"output_dir": config.output_dir}
+    resolved = []
     for step in steps(config):
         if not step.recipe.is_file():
             raise ValueError(f"stage {step.name!r}: no such recipe file {step.recipe}")
         recipe = load_step(step, artifacts, check_only=True)
         artifacts[step.name] = promised(step, recipe.stage.name)
+        resolved.append((step, recipe))
+    return resolved
+
+
+def validate(config: PipelineConfig) -> None:
+    if not config.stages:
+        raise ValueError("stages: a pipeline needs at least one stage")
+    stage_recipes(config)
     if config.evaluate is not None:
         _evaluation(config, "start", "model", check_only=True)
 
@@ -192,7 +211,48 @@ def _barrier() -> None:
         dist.barrier()
 
 
-def _run_once(step: Step, recipe) -> dict:
+# Variables that make a process one rank of a torch.distributed job.
+_DISTRIBUTED_ENV = ("RANK", "LOCAL_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE", "GROUP_RANK", "ROLE_RANK",
+                    "ROLE_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT", "TORCHELASTIC_RUN_ID")
+
+
+def child_command(step: Step, recipe, recipe_file: Path, summary_file: Path) -> tuple[list[str], dict[str, str]]:
+    """The command and environment that run ``step`` in a fresh process. A training stage runs on
+    every rank, and its processes form their own group on a port of their own (this process's
+    group still holds ``MASTER_PORT``); a single-process stage runs as a job of one process."""
+    env = dict(os.environ)
+    if recipe.stage.name in _SINGLE_PROCESS:
+        for key in _DISTRIBUTED_ENV:
+            env.pop(key, None)
+    elif "MASTER_PORT" in env:  # the same port on every rank: derived from the stage's name
+        env["MASTER_PORT"] = str(int(env["MASTER_PORT"]) + 1 + zlib.crc32(step.name.encode()) % 997)
+    return [sys.executable, "-m", "trl_r1.stages.pipeline", str(recipe_file), str(summary_file)], env
+
+
+def _run_in_child(step: Step, recipe) -> tuple[dict, int]:
+    """Run the step's recipe (as resolved here, written to a file) in a fresh process; its summary
+    and the process id. The engines it built die with that process."""
+    with tempfile.TemporaryDirectory(prefix=f"trl-r1-{step.name}-") as tmp:
+        recipe_file, summary_file = Path(tmp) / "recipe.yaml", Path(tmp) / "summary.json"
+        recipe_file.write_text(yaml.safe_dump(recipe.values, sort_keys=False))
+        command, env = child_command(step, recipe, recipe_file, summary_file)
+        process = subprocess.Popen(command, env=env)
+        if process.wait() != 0:
+            raise RuntimeError(f"[pipeline] stage {step.name!r} failed in its process (exit code {process.returncode}); "
+                               "re-run the pipeline to resume it")
+        found = json.loads(summary_file.read_text()) if summary_file.is_file() else {}
+    return found, process.pid
+
+
+def _child(recipe_file: str, summary_file: str) -> None:
+    """In the fresh process: run one stage's recipe and write its summary (main process only)."""
+    recipe = load_recipe(recipe_file)
+    summary = recipe.stage.run(recipe) or {}
+    if _is_main():
+        Path(summary_file).write_text(json.dumps(summary, default=str))
+
+
+def _run_once(step: Step, recipe, fresh_process: bool = False) -> dict:
     """Run a step unless its done-marker exists; return its marker (summary and wall time).
 
     Training stages run on every process (``accelerate launch``), which then meet at one barrier,
@@ -211,18 +271,26 @@ def _run_once(step: Step, recipe) -> dict:
         return json.loads(step.done_file.read_text())
     print(f"[pipeline] {step.name}: running `{recipe.stage.name}` recipe {step.recipe} in {step.output_dir}")
     start = time.monotonic()
-    summary = recipe.stage.run(recipe) or {}
+    if fresh_process:
+        summary, pid = _run_in_child(step, recipe)
+    else:
+        summary, pid = recipe.stage.run(recipe) or {}, os.getpid()
     marker = {"name": step.name, "kind": recipe.stage.name, "recipe": str(step.recipe),
-              "seconds": round(time.monotonic() - start, 1), "summary": summary}
+              "seconds": round(time.monotonic() - start, 1), "pid": pid, "summary": summary}
     if _is_main():
         step.output_dir.mkdir(parents=True, exist_ok=True)
         tmp = step.done_file.with_suffix(".tmp")
         tmp.write_text(json.dumps(marker, indent=2, default=str) + "\n")
         tmp.replace(step.done_file)  # atomic: a marker is whole or absent
-    if not single:
+    if fresh_process and not _is_main():  # the ranks' processes met at their stage's end; the marker follows
+        while not step.done_file.is_file():
+            time.sleep(1)
+    elif not single:
         _barrier()
+    if not single or _is_main():
         marker = json.loads(step.done_file.read_text())  # every process sees the main process's summary
-    _free_memory()
+    if not fresh_process:
+        _free_memory()
     return marker
 
 
@@ -236,11 +304,12 @@ def _free_memory() -> None:
 def _evaluate(config: PipelineConfig, name: str, model: str) -> dict | None:
     if config.evaluate is None:
         return None
-    return _run_once(*_evaluation(config, name, model))["summary"]
+    return _run_once(*_evaluation(config, name, model), fresh_process=config.fresh_process)["summary"]
 
 
 def run(recipe) -> dict:
     (config,) = recipe.configs
+    check_trackers_installed(recipe)  # every stage's, before the first one runs for hours
     out = Path(config.output_dir)
     artifacts: dict[str, Any] = {"output_dir": str(out)}
     rows = []
@@ -250,7 +319,7 @@ def run(recipe) -> dict:
         if i == 0 and config.evaluate is not None:  # the starting model, as a baseline
             start_model = next(c.model_name_or_path for c in stage_recipe.configs if getattr(c, "model_name_or_path", None))
             rows.append(_row("start", "-", None, {}, _evaluate(config, "start", start_model)))
-        marker = _run_once(step, stage_recipe)
+        marker = _run_once(step, stage_recipe, fresh_process=config.fresh_process)
         summary = marker["summary"]
         artifacts[step.name] = summary
         evaluation = None
@@ -292,3 +361,7 @@ def markdown(rows: list[dict]) -> str:
 
 def _number(value: float) -> str:
     return str(value) if isinstance(value, int) else f"{value:.3g}"
+
+
+if __name__ == "__main__":  # a stage of a pipeline, in its own process (see _run_in_child)
+    _child(*sys.argv[1:])

@@ -78,7 +78,8 @@ class RewardModelConfig(TrainingArguments, ResumeArguments):
 
     Args:
         max_length (`int`, defaults to `2048`): tokens read per row (prompt included), cut on the
-            tokenizer's truncation side; give the reward the same `max_length`.
+            tokenizer's truncation side. The rewards read up to the model's maximum by default
+            (R1 scores the whole response); give them a `max_length` to cut there too.
         auto_resume (`bool`, defaults to `True`): resume from the last complete checkpoint.
     """
 

@@ -195,7 +195,8 @@ def run(recipe) -> dict:
         language = None
         if config.language_threshold is not None:
             language = load_reward("language_consistency", **config.language_kwargs)
-        backend = make_backend(config.backend, resolve_model(config.model_name_or_path), config.dtype)
+        backend = make_backend(config.backend, resolve_model(config.model_name_or_path), config.dtype,
+                               config.max_model_len, config.tensor_parallel_size)
         prompts = [config.prompt(r[config.problem_column]) for r in rows]
         sample_questions(
             backend, prompts, todo, config.sampling, config.batch_size,

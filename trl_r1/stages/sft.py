@@ -77,7 +77,9 @@ class SFTScriptArguments(ScriptArguments):
 class R1SFTConfig(SFTConfig, ResumeArguments):
     r"""
     [`trl.SFTConfig`] plus what R1's SFT stages need. Sequence length and packing are TRL's own
-    `max_length` and `packing`.
+    `max_length` and `packing`; TRL's `eos_token`, unset, becomes the token the chat template ends
+    an assistant turn with (`<|im_end|>` for Qwen, `<|eot_id|>` for Llama 3), so that the tuned
+    model stops (see `check_end_of_turn`).
 
     Args:
         num_train_epochs (`float`, defaults to `2.0`):
@@ -89,7 +91,8 @@ class R1SFTConfig(SFTConfig, ResumeArguments):
         rope_theta (`float`, *optional*):
             Long context: the RoPE base frequency the model is loaded (and saved) with, e.g.
             300000 for 32k tokens (Open-R1). Replaces `rope_theta` in the model config's
-            `rope_parameters` (in every layer type's entry, for models with several).
+            `rope_parameters` (in every layer type's entry, for models with several), and raises
+            the declared context (`max_position_embeddings`) to `max_length`.
         student_num_layers (`int`, *optional*):
             Distil into a smaller student: train a copy of the model that keeps only its first N
             decoder layers (built once, in `output_dir/student-init`).
@@ -162,16 +165,60 @@ def conversations(dataset: Dataset, script_args: SFTScriptArguments) -> Dataset:
     return dataset.map(convert, remove_columns=columns)
 
 
-def rope_parameters(model_path: str, theta: float, **config_kwargs) -> dict:
-    """The model config's ``rope_parameters`` with ``rope_theta`` set to ``theta`` (in each entry,
-    where a model has one per layer type), for ``from_pretrained(..., rope_parameters=...)``."""
-
-    params = copy.deepcopy(getattr(AutoConfig.from_pretrained(model_path, **config_kwargs), "rope_parameters", None))
+def long_context(model_path: str, theta: float, max_length: int | None, **config_kwargs) -> dict:
+    """What ``from_pretrained`` is given for a long-context fine-tune: the config's
+    ``rope_parameters`` with ``rope_theta`` set to ``theta`` (in each entry, where a model has one
+    per layer type), and ``max_position_embeddings`` raised to ``max_length``: the context the
+    saved model declares, which vLLM and later stages read as the model's limit (Qwen2.5-Math
+    declares 4,096 tokens; trained to 32k with theta 300k, it must say 32,768)."""
+    config = AutoConfig.from_pretrained(model_path, **config_kwargs)
+    params = copy.deepcopy(getattr(config, "rope_parameters", None))
     if not params:
         raise ValueError(f"rope_theta: {model_path} has no RoPE parameters to override")
     for entry in [v for v in params.values() if isinstance(v, dict)] or [params]:
         entry["rope_theta"] = theta
-    return params
+    declared = getattr(config.get_text_config(), "max_position_embeddings", None) or 0
+    return {"rope_parameters": params, "max_position_embeddings": max(declared, max_length or 0) or None}
+
+
+def end_of_turn(tokenizer) -> str | None:
+    """The special token the chat template closes an assistant turn with (``<|im_end|>`` in
+    Qwen's ChatML, ``<|eot_id|>`` in Llama 3), or None (no template, or no special token there)."""
+    if not getattr(tokenizer, "chat_template", None):
+        return None
+    probe = "TRL_R1_END_OF_TURN_PROBE"
+    text = tokenizer.apply_chat_template([{"role": "user", "content": "Hi"}, {"role": "assistant", "content": probe}],
+                                         tokenize=False)
+    tail = text[text.rindex(probe) + len(probe):]
+    specials = {t for t in [*tokenizer.all_special_tokens, *tokenizer.get_added_vocab()] if t and t in tail}
+    return min(specials, key=lambda t: (tail.index(t), -len(t))) if specials else None
+
+
+def check_end_of_turn(model_path: str, args: R1SFTConfig, announce=print) -> None:
+    """Make the tuned model stop where its chat template ends a turn. Qwen2.5 base tokenizers end
+    with ``<|endoftext|>`` while ChatML ends a turn with ``<|im_end|>`` (Llama 3 base:
+    ``<|end_of_text|>`` / ``<|eot_id|>``): trained on the template, the model writes the turn end,
+    and generation (vLLM, ``generate``) stops only at the tokenizer's end token. Unset, ``eos_token``
+    becomes the template's turn end (TRL then sets it in the tokenizer and the model's generation
+    config, and both are saved); set to something else, it is an error."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model_path, trust_remote_code=args.trust_remote_code)
+    source = args.chat_template_path
+    if source and Path(source).is_file():
+        tokenizer.chat_template = Path(source).read_text()
+    elif source:
+        tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=args.trust_remote_code)
+    turn_end = end_of_turn(tokenizer)
+    if turn_end is None:
+        return
+    if args.eos_token is None and turn_end != tokenizer.eos_token:
+        args.eos_token = turn_end
+        announce(f"eos_token: the chat template ends a turn with {turn_end}, the tokenizer ends text with "
+                 f"{tokenizer.eos_token}; training with eos_token {turn_end} so that the tuned model stops")
+    elif args.eos_token is not None and args.eos_token != turn_end:
+        raise ValueError(f"eos_token: {args.eos_token!r}, but the chat template ends an assistant turn with "
+                         f"{turn_end!r}: the tuned model would write {turn_end!r} and never stop; set eos_token: {turn_end}")
 
 
 def training_data(script_args: SFTScriptArguments, args: R1SFTConfig) -> tuple[Dataset, Report | None]:
@@ -207,8 +254,10 @@ def run(recipe) -> dict:
         model_path = str(student)
     args.model_init_kwargs = model_init_kwargs(model_args, args)
     if args.rope_theta is not None:
-        args.model_init_kwargs["rope_parameters"] = rope_parameters(
-            model_path, args.rope_theta, revision=model_args.model_revision, trust_remote_code=args.trust_remote_code)
+        args.model_init_kwargs.update(long_context(model_path, args.rope_theta, args.max_length,
+                                                   revision=model_args.model_revision,
+                                                   trust_remote_code=args.trust_remote_code))
+    check_end_of_turn(model_path, args, print if args.process_index == 0 else (lambda *_: None))
     push_to_hub = defer_push(args)
     trainer = SFTTrainer(
         model=model_path,
@@ -248,7 +297,7 @@ def _save_merged(adapter_dir: Path, base_path: str, init_kwargs: dict, tokenizer
     distributed."""
     from peft import PeftModel  # only with use_peft: peft is slow to import
 
-    config_kwargs = {k: init_kwargs[k] for k in ("revision", "trust_remote_code", "rope_parameters") if init_kwargs.get(k)}
+    config_kwargs = {k: init_kwargs[k] for k in ("revision", "trust_remote_code", "rope_parameters", "max_position_embeddings") if init_kwargs.get(k)}
     base = AutoModelForCausalLM.from_pretrained(base_path, dtype="auto", **config_kwargs)
     PeftModel.from_pretrained(base, str(adapter_dir)).merge_and_unload().save_pretrained(output_dir)
     tokenizer.save_pretrained(output_dir)

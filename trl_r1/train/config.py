@@ -91,6 +91,15 @@ class R1ScriptArguments(ScriptArguments):
             Ignored when the dataset already has a `prompt` column.
         max_train_samples (`int`, *optional*):
             Keep only the first N training rows (after shuffling with the seed), for quick runs.
+        general_dataset_name (`str`, *optional*):
+            General (non-reasoning) prompts mixed into the training rows, as R1's stage 4 does: they
+            get `task` = `general`, the other rows `reasoning` (unless they have a `task` column).
+        general_dataset_config (`str`, *optional*), general_dataset_split (`str`, defaults to `"train"`):
+            Its configuration and split.
+        general_prompt_column (`str`, defaults to `"prompt"`):
+            Its question column.
+        general_fraction (`float`, defaults to `0.25`):
+            The share of general rows in the mix (fewer when the general set is smaller).
     """
 
     dataset_prompt_column: str = field(
@@ -100,6 +109,13 @@ class R1ScriptArguments(ScriptArguments):
     max_train_samples: int | None = field(
         default=None, metadata={"help": "Keep only the first N training rows (quick runs)."}
     )
+    general_dataset_name: str | None = field(
+        default=None, metadata={"help": "General prompts mixed in with task `general` (R1 stage 4)."}
+    )
+    general_dataset_config: str | None = field(default=None, metadata={"help": "Configuration of the general set."})
+    general_dataset_split: str = field(default="train", metadata={"help": "Split of the general set."})
+    general_prompt_column: str = field(default="prompt", metadata={"help": "Question column of the general set."})
+    general_fraction: float = field(default=0.25, metadata={"help": "Share of general rows in the mix."})
 
 
 @dataclass
