@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return compare(argv[1:])
 
-    from .recipe import RecipeError, check_trackers_installed, load_recipe, read_yaml
+    from .recipe import RecipeError, check_machine, load_recipe, read_yaml
 
     check_only = argv[0] == "check"
     if check_only:
@@ -95,8 +95,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         recipe = load_recipe(path, overrides, check_only=check_only)
-        if check_only:  # what this machine must provide for the run: its trackers
-            check_trackers_installed(recipe)
+        if check_only:  # what this machine must provide for the run: trackers, data
+            check_machine(recipe)
     except (RecipeError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -68,18 +68,17 @@ def load_recipe(
     overrides: list[str] | None = None,
     values: dict | None = None,
     check_only: bool = False,
-    built: tuple[str, ...] = (),
 ) -> Recipe:
     """Parse and validate a recipe file (or a ``values`` mapping) with command-line overrides.
 
     ``check_only`` validates a recipe meant for other hardware (GPUs) on this machine; the
-    result is for inspection, not for running here. ``built``: local paths an earlier stage of a
-    pipeline will have written by the time this recipe runs.
+    result is for inspection, not for running here, and what this machine lacks for the run
+    (trackers, local data) is left to :func:`check_machine`.
     """
-    return _load_recipe(path, overrides, values, check_only, built)
+    return _load_recipe(path, overrides, values, check_only)
 
 
-def _load_recipe(path, overrides, values, check_only, built=()) -> Recipe:
+def _load_recipe(path, overrides, values, check_only) -> Recipe:
     overrides = list(overrides or [])
     where = str(path) if path is not None else "recipe"
     values = dict(read_yaml(path) if values is None else values)
@@ -130,7 +129,8 @@ def _load_recipe(path, overrides, values, check_only, built=()) -> Recipe:
     try:
         stage.validate(*configs)
         check_reporting(configs, installed_here=not check_only)
-        check_local_data(configs, built)
+        if not check_only:
+            check_local_data(configs)
     except (ValueError, TypeError, KeyError) as e:
         raise RecipeError(f"{where}: {e}") from e
     # `hardware:` stays out of `values`: the recipe as it ran is written next to its outputs, where
@@ -168,13 +168,22 @@ def check_reporting(configs, installed_here: bool = True) -> None:
                     "(a local dashboard, no account: pip install trackio; `trackio show`) or `--report_to none`")
 
 
-def check_trackers_installed(recipe: Recipe) -> None:
-    """The trackers of a recipe, or of each stage of a pipeline, are installed on this machine."""
-    if recipe.stage.name == "pipeline":
-        for _, stage_recipe in recipe.stage.module.stage_recipes(recipe.configs[0]):
-            check_reporting(stage_recipe.configs)
-    else:
+def check_machine(recipe: Recipe) -> None:
+    """What this machine must provide for a recipe (each stage of a pipeline) to run: its
+    trackers installed, its local data present or written by an earlier stage of the pipeline.
+    ``python -m trl_r1 check`` and a pipeline's start ask it; a run asks it when it loads."""
+    if recipe.stage.name != "pipeline":
         check_reporting(recipe.configs)
+        check_local_data(recipe.configs)
+        return
+    pipeline, built = recipe.stage.module, []
+    for step, stage_recipe in pipeline.stage_recipes(recipe.configs[0]):
+        try:
+            check_reporting(stage_recipe.configs)
+            check_local_data(stage_recipe.configs, built)
+        except ValueError as e:
+            raise ValueError(f"stage {step.name!r}: {e}") from None
+        built += pipeline.promised(step, stage_recipe.stage.name).values()
 
 
 # Fields naming the data a stage reads (a Hub id, or a local file or folder).

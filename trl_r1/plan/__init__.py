@@ -14,7 +14,14 @@ from dataclasses import replace
 from pathlib import Path
 
 from .hardware import Hardware, from_recipe
-from .planner import Options, StagePlan, plan_generation, plan_training, recipe_lineage, resolve_model
+from .planner import (
+    Options,
+    StagePlan,
+    plan_generation,
+    plan_training,
+    recipe_lineage,
+    resolve_model,
+)
 
 __all__ = ["Options", "StagePlan", "check_fits", "plan_recipe", "main"]
 

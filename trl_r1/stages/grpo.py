@@ -9,7 +9,13 @@ from trl import ModelConfig, get_peft_config
 from trl_r1_rewards import check_options
 
 from ..data.builtin import check_dataset_name
-from ..data.loading import check_model_and_dataset, load_split, mix_general, subsample, with_prompts
+from ..data.loading import (
+    check_model_and_dataset,
+    load_split,
+    mix_general,
+    subsample,
+    with_prompts,
+)
 from ..models import hub_id, model_init_kwargs, resolve_model
 from ..train.callbacks import METRICS_FILE, MetricsFileCallback, read_metrics
 from ..train.checkpoints import on_main_process, train_and_save

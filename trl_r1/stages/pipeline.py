@@ -21,7 +21,7 @@ import torch
 import torch.distributed as dist
 import yaml
 
-from ..recipe import RecipeError, check_trackers_installed, load_recipe, read_yaml
+from ..recipe import RecipeError, check_machine, load_recipe, read_yaml
 
 DONE_FILE, SUMMARY_FILE, TABLE_FILE = "stage_done.json", "pipeline.json", "pipeline.md"
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -149,16 +149,14 @@ def promised(step: Step, kind: str) -> dict[str, str]:
 
 
 def load_step(step: Step, artifacts: dict, check_only: bool = False):
-    """The step's recipe with its overrides resolved; with ``check_only``, what earlier steps
-    promise to write counts as existing."""
+    """The step's recipe with its overrides, references to earlier steps' ``artifacts`` resolved."""
     values = read_yaml(step.recipe)
     if values.get("stage") == "pipeline":
         raise ValueError(f"stage {step.name!r}: a pipeline cannot contain a pipeline ({step.recipe})")
     values.update(substitute(step.overrides, artifacts, f"stage {step.name!r}"))
     values["output_dir"] = str(step.output_dir)
     try:
-        built = [path for found in artifacts.values() if isinstance(found, dict) for path in found.values()]
-        return load_recipe(step.recipe, values=values, check_only=check_only, built=tuple(built) if check_only else ())
+        return load_recipe(step.recipe, values=values, check_only=check_only)
     except RecipeError as e:
         raise ValueError(f"stage {step.name!r}: {e}") from None
 
@@ -309,7 +307,7 @@ def _evaluate(config: PipelineConfig, name: str, model: str) -> dict | None:
 
 def run(recipe) -> dict:
     (config,) = recipe.configs
-    check_trackers_installed(recipe)  # every stage's, before the first one runs for hours
+    check_machine(recipe)  # every stage's trackers and data, before the first one runs for hours
     out = Path(config.output_dir)
     artifacts: dict[str, Any] = {"output_dir": str(out)}
     rows = []
