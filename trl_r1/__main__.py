@@ -11,6 +11,7 @@ usage: python -m trl_r1 RECIPE.yaml [--field value ...]
        python -m trl_r1 RECIPE.yaml --help     the fields the recipe's stage accepts
        python -m trl_r1 check RECIPE.yaml ...  validate a recipe (also one meant for GPUs) and stop
        python -m trl_r1 list                   recipes, stage kinds, rewards, built-in datasets
+       python -m trl_r1 rehearse RECIPE.yaml   run a (GPU) recipe here in miniature, on the real engines
        python -m trl_r1 decontaminate TRAIN --against EVAL[:name] ... --output OUT
                                                drop training rows sharing a 10-gram with a test question
        python -m trl_r1 convert-lcb IN... OUT.jsonl [--since 2024-08-01 --until 2025-01-31]
@@ -63,6 +64,10 @@ def main(argv: list[str] | None = None) -> int:
         from .livecodebench import main as convert_lcb
 
         return convert_lcb(argv[1:])
+    if argv[0] == "rehearse":
+        from .rehearse import main as rehearse
+
+        return rehearse(argv[1:])
     if argv[0] == "compare":
         from .compare import main as compare
 

