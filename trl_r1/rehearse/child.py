@@ -70,8 +70,8 @@ def engines(recipe) -> dict:
         if state:
             found["distributed"] = str(state.get("distributed_type", "")).split(".")[-1]
             found["processes"] = state.get("num_processes")
-            plugin = (state.get("deepspeed_plugins") or {}).get("default") if "deepspeed_plugins" in state else None
-            plugin = plugin or state.get("deepspeed_plugin")
+            plugin = state.get("deepspeed_plugins")
+            plugin = next(iter(plugin.values())) if isinstance(plugin, dict) else plugin
             if plugin is not None:
                 zero = plugin.deepspeed_config.get("zero_optimization", {})
                 offload = [f"{part} -> {zero[key]['device']}" for part, key in

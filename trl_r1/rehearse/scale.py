@@ -69,6 +69,8 @@ def scale(kind: str, values: dict[str, Any], workdir: Path, name: str, overrides
             change("attn_implementation", "sdpa", "no flash-attention kernels on CPU")
         if not overrides:
             change("output_dir", str(workdir / "out" / name))
+            change("use_cpu", True, "this machine (TrainingArguments refuses bf16 on CPU otherwise)")
+            change("log_level", "info", "the engines' own log lines (DeepSpeed logs at info)")
     if kind == "grpo" and isinstance(values.get("rewards"), list):
         rewards = [_scale_window(r, old_steps, notes) for r in values["rewards"]]
         rewards = [_stand_in_reward_model(r, workdir, notes) for r in rewards]

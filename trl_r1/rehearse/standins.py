@@ -26,14 +26,16 @@ def is_hub_dataset(name) -> bool:
     return name.count("/") == 1 and not Path(name).suffix and not name.startswith((".", "/"))
 
 
-def _rows(source: str, columns: dict[str, str], n: int = ROWS) -> list[dict]:
-    """``n`` rows of built-in set ``source`` with its columns renamed (``{ours: theirs}``)."""
+def _rows(source: str, columns: dict[str, str | list[str]], n: int = ROWS) -> list[dict]:
+    """``n`` rows of built-in set ``source`` with its columns renamed (``{ours: theirs}``; a list
+    of names copies a column under each)."""
     from ..data import BUILTIN_DATASETS
 
     data = BUILTIN_DATASETS[source]()
     rows = [r for split in data.values() for r in split]
     rows = (rows * (n // len(rows) + 1))[:n]
-    return [{theirs: row[ours] for ours, theirs in columns.items()} for row in rows]
+    names = {ours: [theirs] if isinstance(theirs, str) else theirs for ours, theirs in columns.items()}
+    return [{name: row[ours] for ours, theirs in names.items() for name in theirs} for row in rows]
 
 
 def write(folder: Path, rows: list[dict], splits: list[str]) -> str:
@@ -48,7 +50,7 @@ def write(folder: Path, rows: list[dict], splits: list[str]) -> str:
 def prompts(folder: Path, splits: list[str], prompt: str, answers: list[str], routed: bool) -> str:
     """Questions with gold answers (GRPO, sample, evaluate); with ``routed`` a ``task`` column
     mixing reasoning and general rows, as R1's stage 4 prompts."""
-    columns = {"problem": prompt, **{"solution": a for a in answers}}
+    columns = {"problem": prompt, "solution": list(answers)}
     if routed:
         rows = _rows("all_scenarios", {**columns, "task": "task"}, 10**4)
         by_task = [[r for r in rows if r["task"] == task][:ROWS // 2] for task in ("reasoning", "general")]
