@@ -23,8 +23,10 @@ from pathlib import Path
 
 import yaml
 
-from .child import PARTS_FILE, WORKDIR_ENV
-from .scale import MODEL, STEPS, scale
+WORKDIR_ENV = "TRL_R1_REHEARSAL"  # tells the launched processes (child.py) where the rehearsal lives
+PARTS_FILE, HUB_FILE = "parts.jsonl", "hub.jsonl"
+
+from .scale import MODEL, STEPS, scale  # noqa: E402
 
 USAGE = """\
 usage: python -m trl_r1 rehearse RECIPE.yaml [--config_file ACCELERATE.yaml] [--output_dir DIR]
@@ -245,7 +247,7 @@ def _read_jsonl(path: Path) -> list[dict]:
 def table(options: dict, plan: dict, workdir: Path, returncode: int, seconds: float, since: float) -> str:
     parts = [p for p in _read_jsonl(workdir / PARTS_FILE) if p["start"] >= since]
     shims = [s for s in _read_jsonl(workdir / ENGINE_LOG) if s.get("time", 0) >= since]
-    hub = _read_jsonl(workdir / "hub.jsonl")
+    hub = _read_jsonl(workdir / HUB_FILE)
     status = "PASSED" if returncode == 0 else f"FAILED (exit {returncode})"
     lines = [f"## Rehearsal of {options['recipe']}: {status} in {seconds / 60:.1f} min", ""]
     source = plan["accelerate_source"]

@@ -14,8 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-WORKDIR_ENV = "TRL_R1_REHEARSAL"
-PARTS_FILE, HUB_FILE = "parts.jsonl", "hub.jsonl"
+from . import HUB_FILE, PARTS_FILE, WORKDIR_ENV
 
 
 def _append(path: Path, entry: dict) -> None:
