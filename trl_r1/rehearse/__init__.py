@@ -26,7 +26,7 @@ import yaml
 WORKDIR_ENV = "TRL_R1_REHEARSAL"  # tells the launched processes (child.py) where the rehearsal lives
 PARTS_FILE, HUB_FILE = "parts.jsonl", "hub.jsonl"
 
-from .scale import MODEL, STEPS, scale  # noqa: E402
+from .scale import MODEL, STEPS, scale, stage_fields  # noqa: E402
 
 USAGE = """\
 usage: python -m trl_r1 rehearse RECIPE.yaml [--config_file ACCELERATE.yaml] [--output_dir DIR]
@@ -118,7 +118,7 @@ def prepare(options: dict, workdir: Path) -> dict:
     servers = []
 
     def scaled(kind: str, values: dict, name: str, where: str, overrides: bool = False) -> dict:
-        fields = _stage_fields(kind)
+        fields = stage_fields(kind)
         for key, value in options["overrides"].items():
             if key in fields and values.get(key) != value:
                 notes.append((where, key, values.get(key), value, "set on the rehearse command line"))
@@ -180,13 +180,6 @@ def prepare(options: dict, workdir: Path) -> dict:
         accelerate.write_text(yaml.safe_dump(config, sort_keys=False))
     return {"recipe": target, "accelerate": accelerate, "accelerate_source": source, "processes": processes,
             "notes": notes, "servers": servers, "kind": kind}
-
-
-def _stage_fields(kind: str) -> set[str]:
-    from ..recipe import _fields
-    from ..stages import get_stage
-
-    return set(_fields(get_stage(kind).arguments))
 
 
 def _start_server(server: dict, workdir: Path, env: dict) -> subprocess.Popen:
@@ -296,6 +289,9 @@ def main(argv: list[str]) -> int:
     start = time.time()
     try:
         plan = prepare(options, workdir)
+        from ..recipe import load_recipe
+
+        load_recipe(plan["recipe"])  # the scaled recipe is valid before anything launches
     except (ValueError, FileNotFoundError, KeyError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -55,6 +55,7 @@ def scale(kind: str, values: dict[str, Any], workdir: Path, name: str, overrides
     training stages run ``steps`` optimizer steps."""
     values, notes = dict(values), []
     old_steps = values.get("max_steps")
+    fields = stage_fields(kind)
 
     def change(key, new, why=""):
         if values.get(key) != new:
@@ -63,7 +64,7 @@ def scale(kind: str, values: dict[str, Any], workdir: Path, name: str, overrides
 
     for key, new in _LIMITS.get(kind, {}).items():
         new = steps if key == "max_steps" else new
-        if key in values or (key in _ALWAYS and not overrides):
+        if key in values or (key in _ALWAYS and key in fields and not overrides):
             if key == "ref_model_sync_steps" and not values.get("sync_ref_model"):
                 continue
             change(key, new, "every event at least once" if key.endswith("steps") else "")
@@ -83,6 +84,14 @@ def scale(kind: str, values: dict[str, Any], workdir: Path, name: str, overrides
         change("model_name_or_path", MODEL, "a small model of the Llama family, chat template and end of turn kept")
     _stand_in_datasets(kind, values, workdir / "standins" / name, change)
     return values, notes
+
+
+def stage_fields(kind: str) -> set[str]:
+    """The fields a recipe of stage kind ``kind`` accepts."""
+    from ..recipe import _fields
+    from ..stages import get_stage
+
+    return set(_fields(get_stage(kind).arguments))
 
 
 def _scale_window(reward, old_steps: int | None, steps: int, notes: list):
