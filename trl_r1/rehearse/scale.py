@@ -41,6 +41,7 @@ _LIMITS = {
 }
 _ALWAYS = {"max_steps", "max_train_samples", "logging_steps", "max_prompts", "max_questions", "num_samples",
            "max_new_tokens", "max_completion_length", "max_length", "per_device_train_batch_size"}
+_EVENTS = {"save_steps", "eval_steps", "logging_steps", "ref_model_sync_steps"}
 _ATTENTION = {"flash_attention_2", "flash_attention_3", "kernels-community/vllm-flash-attn3"}
 
 
@@ -67,14 +68,15 @@ def scale(kind: str, values: dict[str, Any], workdir: Path, name: str, overrides
         if key in values or (key in _ALWAYS and key in fields and not overrides):
             if key == "ref_model_sync_steps" and not values.get("sync_ref_model"):
                 continue
-            change(key, new, "every event at least once" if key.endswith("steps") else "")
+            change(key, new, "every event at least once" if key in _EVENTS else "")
     if kind in ("grpo", "sft", "reward_model"):
         if values.get("attn_implementation") in _ATTENTION:
             change("attn_implementation", "sdpa", "no flash-attention kernels on CPU")
         if not overrides:
-            change("output_dir", str(workdir / "out" / name))
             change("use_cpu", True, "this machine (TrainingArguments refuses bf16 on CPU otherwise)")
             change("log_level", "info", "the engines' own log lines (DeepSpeed logs at info)")
+    if kind != "pipeline" and not overrides:
+        change("output_dir", str(workdir / "out" / name))
     if kind == "grpo" and isinstance(values.get("rewards"), list):
         rewards = [_scale_window(r, old_steps, steps, notes) for r in values["rewards"]]
         rewards = [_stand_in_reward_model(r, workdir, notes) for r in rewards]
