@@ -133,7 +133,7 @@ def prepare(options: dict, workdir: Path) -> dict:
             notes.append((where, "vllm_server_base_url", values.get("vllm_server_base_url"), f"http://127.0.0.1:{port}",
                           "the server this rehearsal starts (trl vllm-serve, through the CPU shim)"))
             new["vllm_server_base_url"] = f"http://127.0.0.1:{port}"
-        if kind in ("sample", "evaluate") and new.get("backend") == "auto":
+        if kind in ("sample", "evaluate") and new.get("backend", "auto") == "auto" and not overrides:
             new["backend"] = "vllm"
             notes.append((where, "backend", "auto", "vllm", "what `auto` picks on a GPU"))
         return new
@@ -251,7 +251,7 @@ def table(options: dict, plan: dict, workdir: Path, returncode: int, seconds: fl
     lines += ["", "### Ran", "", "| part | kind | status | seconds | as on a GPU | through a CPU shim |", "|---|---|---|---|---|---|"]
     for part in sorted(parts, key=lambda p: p["start"]):
         engines = part["engines"]
-        gpu_like = [f"{engines.get('processes')} process(es), {engines.get('distributed')}"]
+        gpu_like = [f"{engines.get('processes') or 1} process(es), {engines.get('distributed') or 'one process'}"]
         if engines.get("deepspeed"):
             gpu_like.append(f"DeepSpeed {engines['deepspeed']}")
         for key in ("rollouts", "generation"):
