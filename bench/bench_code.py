@@ -17,7 +17,13 @@ import sys
 import tempfile
 import time
 
-from trl_r1_rewards.code import CodeReward, LocalSandbox, OutputComparator, extract_program, get_language
+from trl_r1_rewards.code import (
+    CodeReward,
+    LocalSandbox,
+    OutputComparator,
+    extract_program,
+    get_language,
+)
 from trl_r1_rewards.text import answer_region, completion_text
 
 PROGRAMS = {

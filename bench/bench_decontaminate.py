@@ -12,7 +12,7 @@ import argparse
 import random
 import time
 
-from trl_r1.decontaminate import NgramIndex, rows_to_keep
+from trl_r1.data.decontaminate import NgramIndex, rows_to_keep
 
 
 def main() -> None:

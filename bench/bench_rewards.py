@@ -136,7 +136,6 @@ def main() -> None:
 
     import langdetect
     from trl.rewards import accuracy_reward
-
     from trl_r1_rewards import load_reward
 
     accuracy = load_reward("accuracy")

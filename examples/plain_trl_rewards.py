@@ -14,7 +14,6 @@ import random
 
 from datasets import Dataset
 from trl import GRPOConfig, GRPOTrainer
-
 from trl_r1_rewards import load_reward
 
 SYSTEM = "Think inside <think> </think>, then give the answer in \\boxed{}."

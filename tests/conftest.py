@@ -5,7 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from helpers import build_tiny_classifier, build_tiny_model, run_cli, tiny_recipe, write_recipe  # noqa: F401  (re-exported)
+from helpers import (  # noqa: F401  (re-exported)
+    build_tiny_classifier,
+    build_tiny_model,
+    run_cli,
+    tiny_recipe,
+    write_recipe,
+)
 
 
 @pytest.fixture

@@ -16,7 +16,6 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
 from helpers import REPO, run_cli, tiny_recipe, write_recipe
 
 EXAMPLES = REPO / "examples"
@@ -85,6 +84,29 @@ def test_recipe_trains_with_plugin_reward_by_name(reward_plugin, tiny_model, tmp
     logged = [m for m in read_metrics(tmp_path / "out") if "rewards/brevity/mean" in m]
     assert logged, "rewards/brevity/mean was never logged"
     assert all(0.0 <= m["rewards/brevity/mean"] <= 1.0 for m in logged)
+
+
+def test_plugin_scorer_runs_through_evaluate_with_cons_at_k(reward_plugin, tiny_model, tmp_path):
+    """A third-party reward that describes itself (gold_option, final_answer, group_answers) is
+    a scorer like ours: its gold column comes from the recipe, its final answers are recorded and
+    voted on, with no change to trl_r1."""
+    data = tmp_path / "q.jsonl"
+    data.write_text("".join(json.dumps({"question": f"Capital number {i}?", "gold": "Paris"}) + "\n" for i in range(2)))
+    recipe = write_recipe(tmp_path / "eval.yaml", {
+        "stage": "evaluate", "model_name_or_path": str(tiny_model), "dataset_name": str(data),
+        "problem_column": "question", "answer_column": "gold", "scorer": "exact_answer", "num_samples": 2,
+        "max_new_tokens": 8, "backend": "transformers", "dtype": "float32", "output_dir": str(tmp_path / "out")})
+    python("-m", "trl_r1", str(recipe), timeout=300)
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert "cons@2" in metrics and metrics["pass@1"] == 0.0  # a random tiny model never writes "Answer: Paris"
+    samples = [json.loads(line) for line in (tmp_path / "out" / "samples.jsonl").read_text().splitlines()]
+    check = python("-c", textwrap.dedent(f"""
+        import json
+        from trl_r1_rewards import load_reward
+        reward = load_reward("exact_answer")
+        print(json.dumps([reward.final_answer(c) for c in {[s["completion"] for s in samples]!r}]))
+    """))
+    assert [s["answer"] for s in samples] == json.loads(check.stdout.strip().splitlines()[-1])
 
 
 def test_plain_trl_script_uses_both_rewards(tiny_model, tmp_path):

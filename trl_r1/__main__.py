@@ -31,9 +31,10 @@ def recipes_dir() -> Path:
 
 
 def list_everything() -> str:
+    # Each command imports what it needs, so that `list` and `--help` answer at once.
     from trl_r1_rewards import available_rewards
 
-    from .data import BUILTIN_DATASETS, BUILTIN_PREFIX
+    from .data.builtin import BUILTIN_DATASETS, BUILTIN_PREFIX
     from .models import EMBEDDED_MODELS, EMBEDDED_PREFIX
     from .stages import STAGES
 
@@ -57,11 +58,11 @@ def main(argv: list[str] | None = None) -> int:
         print(list_everything())
         return 0
     if argv[0] == "decontaminate":
-        from .decontaminate import main as decontaminate
+        from .data.decontaminate import main as decontaminate
 
         return decontaminate(argv[1:])
     if argv[0] == "convert-lcb":
-        from .livecodebench import main as convert_lcb
+        from .data.livecodebench import main as convert_lcb
 
         return convert_lcb(argv[1:])
     if argv[0] == "rehearse":
@@ -69,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return rehearse(argv[1:])
     if argv[0] == "compare":
-        from .compare import main as compare
+        from .generation.compare import main as compare
 
         return compare(argv[1:])
 

@@ -16,6 +16,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
 logger = logging.getLogger(__name__)
 
 EMBEDDED_PREFIX = "embedded:"
@@ -94,7 +96,6 @@ def resolve_model(name_or_path: str) -> str:
     if (target / "config.json").is_file() and (target / "model.safetensors").is_file():
         return str(target)
     logger.warning("Converting %s to safetensors once (about 20 s); cached in %s", gguf.name, target)
-    from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
     model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)

@@ -9,7 +9,6 @@ or dataset is touched.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import difflib
 import enum
@@ -62,20 +61,6 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     return values
 
 
-@contextlib.contextmanager
-def _as_if_on_gpu():
-    """Let ``TrainingArguments`` accept bf16 on a machine without a GPU (checking a recipe
-    meant for GPUs from a laptop or CI); nothing is run under it."""
-    import transformers.training_args as training_args
-
-    original = training_args.is_torch_bf16_gpu_available
-    training_args.is_torch_bf16_gpu_available = lambda *a, **k: True
-    try:
-        yield
-    finally:
-        training_args.is_torch_bf16_gpu_available = original
-
-
 def load_recipe(
     path: str | Path | None,
     overrides: list[str] | None = None,
@@ -87,11 +72,10 @@ def load_recipe(
     ``check_only`` validates a recipe meant for other hardware (GPUs) on this machine; the
     result is for inspection, not for running here.
     """
-    with _as_if_on_gpu() if check_only else contextlib.nullcontext():
-        return _load_recipe(path, overrides, values)
+    return _load_recipe(path, overrides, values, check_only)
 
 
-def _load_recipe(path, overrides, values) -> Recipe:
+def _load_recipe(path, overrides, values, check_only) -> Recipe:
     overrides = list(overrides or [])
     where = str(path) if path is not None else "recipe"
     values = dict(read_yaml(path) if values is None else values)
@@ -113,13 +97,22 @@ def _load_recipe(path, overrides, values) -> Recipe:
             raise RecipeError(f"{where}: unknown field `{key}` for stage `{stage.name}`.{hint}")
     checked = {key: _coerce(where, key, value, fields[key]) for key, value in values.items()}
 
+    parsed = dict(checked)
+    if check_only and "use_cpu" in fields:
+        # transformers refuses bf16 without a bf16-capable GPU unless `use_cpu`; a recipe for GPUs
+        # checked here is parsed as if for CPU, then given its own `use_cpu` back.
+        parsed["use_cpu"] = True
     parser = TrlParser(stage.arguments)
-    parser.set_defaults_with_config(**checked)  # YAML values become defaults; the command line overrides them
+    parser.set_defaults_with_config(**parsed)  # YAML values become defaults; the command line overrides them
     try:
         configs = parser.parse_args_into_dataclasses(args=overrides, return_remaining_strings=True)
     except (ValueError, TypeError) as e:
         raise RecipeError(f"{where}: {e}") from e
     *configs, remaining = configs
+    if check_only and "use_cpu" in fields:
+        for config in configs:
+            if hasattr(config, "use_cpu"):
+                config.use_cpu = checked.get("use_cpu", False)
     if remaining:
         raise RecipeError(f"{where}: unknown command-line argument(s) {remaining} for stage `{stage.name}`")
     try:

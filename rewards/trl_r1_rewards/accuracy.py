@@ -259,6 +259,7 @@ class AccuracyReward(Reward):
 
     name = "accuracy"
     counters = ("timeouts", "crashes", "missing_answers", "unparseable_answers", "unparseable_golds")
+    gold_option = "solution_column"
 
     def __init__(
         self,
@@ -314,6 +315,17 @@ class AccuracyReward(Reward):
                     counts[counter] += 1
                 rewards.append(reward)
         return rewards
+
+
+    def final_answer(self, completion: object) -> str | None:
+        """The last boxed answer after the reasoning, else the tail of the answer region."""
+        return extract_answer(completion, self.answer_tags)[0]
+
+    def group_answers(self, questions: list[list[str | None]]) -> list[list[int | None]]:
+        """cons@k groups: equivalent final answers share an id (:mod:`.voting`)."""
+        from .voting import group_by_equivalence  # voting imports this module
+
+        return group_by_equivalence(questions, self.num_workers)
 
 
 _TRL_KWARGS = {"trainer_state", "log_extra", "log_metric", "completion_ids", "environments"}

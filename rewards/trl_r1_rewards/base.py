@@ -1,15 +1,20 @@
-"""What every reward here shares: TRL's call protocol and per-batch counters.
+"""What every reward shares: TRL's call protocol, per-batch counters, and how a reward
+describes itself to evaluation, cons@k voting and rejection sampling.
 
-A subclass names itself, lists its counters and implements :meth:`Reward.score`; the base
-turns a TRL call ``reward(prompts, completions, **columns)`` into that, and reports each
-counter through TRL's ``log_metric`` (when given) as ``<name>/<counter>``: the number of
-completions of the batch it applies to. Every counter is logged on every call, zeros
-included, so that TRL's per-step average is a true mean per batch.
+A subclass names itself, lists its counters and implements :meth:`Reward.score`; the base turns
+a TRL call ``reward(prompts, completions, **columns)`` into that and logs each counter through
+TRL's ``log_metric`` as ``<name>/<counter>`` on every call, zeros included, so that TRL's
+per-step average is a true mean per batch.
+
+The self-description is three optional attributes, read through :func:`gold_option`,
+:func:`final_answer` and :func:`answer_groups`, so a third-party reward that does not subclass
+:class:`Reward` can take part by defining the same names.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 
@@ -18,6 +23,8 @@ class Reward:
 
     name: ClassVar[str]
     counters: ClassVar[tuple[str, ...]] = ()
+    # The factory option naming the dataset column that holds the gold answer (None: no gold).
+    gold_option: ClassVar[str | None] = None
 
     def __init__(self) -> None:
         self.__name__ = self.name  # TRL logs rewards/<__name__>/mean; load_reward may rename
@@ -35,6 +42,35 @@ class Reward:
         """One reward per completion; increment ``counts[c]`` for the counters ``c`` that apply."""
         raise NotImplementedError
 
+    def final_answer(self, completion: Any) -> str | None:
+        """The final answer of ``completion`` as this reward reads it; ``None`` when it has none
+        (or the reward has no notion of one). Rewards whose answers can be voted on (cons@k)
+        also define ``group_answers(questions) -> list[list[int | None]]``: one group id per
+        answer, equal for answers that count as the same."""
+        return None
+
     def __repr__(self) -> str:
         options = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.startswith("_"))
         return f"{type(self).__name__}({options})"
+
+
+def gold_option(factory: Callable) -> str | None:
+    """The option of a reward factory that names its gold-answer column (``None``: it reads none).
+
+    >>> from trl_r1_rewards import reward_factory
+    >>> gold_option(reward_factory("accuracy")), gold_option(reward_factory("format"))
+    ('solution_column', None)
+    """
+    return getattr(factory, "gold_option", None)
+
+
+def final_answer(reward: Callable, completion: Any) -> str | None:
+    """The final answer ``reward`` reads in ``completion`` (``None`` where it defines none)."""
+    read = getattr(reward, "final_answer", None)
+    return read(completion) if callable(read) else None
+
+
+def answer_groups(reward: Callable) -> Callable[[Sequence[Sequence[str | None]]], list[list[int | None]]] | None:
+    """``reward.group_answers`` when its final answers can be voted on (cons@k), else ``None``."""
+    group = getattr(reward, "group_answers", None)
+    return group if callable(group) else None

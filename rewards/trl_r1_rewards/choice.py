@@ -14,6 +14,7 @@ from typing import Any
 
 from .base import Reward
 from .text import answer_region, completion_text, last_boxed
+from .voting import identical_groups
 
 _BOXED_LETTER = re.compile(r"^\s*(?:\\text\{|\\mathrm\{|\\textbf\{)?\s*\(?\s*([A-Za-z])\s*\)?\s*\}?\s*$")
 # "answer is C", "Answer: (c)", "answer is **B**"; a bare letter must be upper case ("the
@@ -60,6 +61,7 @@ class ChoiceReward(Reward):
 
     name = "choice"
     counters = ("no_choice",)
+    gold_option = "solution_column"
 
     def __init__(self, *, solution_column: str = "solution", letters: str = "ABCD", answer_tags: bool = False):
         super().__init__()
@@ -68,6 +70,18 @@ class ChoiceReward(Reward):
         self.solution_column = solution_column
         self.letters = letters
         self.answer_tags = bool(answer_tags)
+
+    def final_answer(self, completion: Any) -> str | None:
+        r"""The letter a completion chose, as this reward reads it (what cons@k votes on).
+
+        >>> ChoiceReward().final_answer(r"<think>A or B?</think> \boxed{b}"), ChoiceReward().final_answer("<think>A")
+        ('B', None)
+        """
+        return self.chosen_letter(completion)
+
+    def group_answers(self, questions: list[list[str | None]]) -> list[list[int | None]]:
+        """cons@k groups: the same letter, the same group."""
+        return [identical_groups(answers) for answers in questions]
 
     def chosen_letter(self, completion: Any) -> str | None:
         r"""The letter a completion chose, as this reward reads it (also what evaluation votes on).

@@ -4,9 +4,8 @@ import time
 
 import pytest
 from trl.rewards import accuracy_reward
-
-from trl_r1_rewards import load_reward
 from trl_r1_rewards import accuracy as accuracy_module
+from trl_r1_rewards import load_reward
 from trl_r1_rewards.accuracy import AccuracyReward
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from trl_r1_rewards import load_reward
 
 

@@ -10,7 +10,6 @@ import sys
 
 import pytest
 import torch
-
 from trl_r1_rewards import load_reward
 from trl_r1_rewards.classifier import HelpfulnessReward, SafetyReward, render, tokenize
 

@@ -1,7 +1,6 @@
 """format and language_consistency on good, bad and hostile completions."""
 
 import pytest
-
 from trl_r1_rewards import load_reward
 from trl_r1_rewards.format import FormatReward
 from trl_r1_rewards.language import LanguageConsistencyReward

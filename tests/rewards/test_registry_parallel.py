@@ -3,8 +3,12 @@
 import time
 
 import pytest
-
-from trl_r1_rewards import RewardConflictError, RewardNotFoundError, available_rewards, load_reward
+from trl_r1_rewards import (
+    RewardConflictError,
+    RewardNotFoundError,
+    available_rewards,
+    load_reward,
+)
 from trl_r1_rewards.parallel import Failure, WorkerPool, shared_pool
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pickle
 
 import pytest
-
 from trl_r1_rewards import load_reward
 from trl_r1_rewards.routing import for_tasks
 

@@ -10,15 +10,24 @@ from pathlib import Path
 
 import pytest
 from helpers import JudgeServer, run_cli, run_recipe, write_recipe
-
-from trl_r1.data import load_any
-from trl_r1.generation import Completion
-from trl_r1.judge import EndpointJudge, JudgeError, LocalJudge, judge_prompt
-from trl_r1.recipe import RecipeError, load_recipe
-from trl_r1.scoring import load_scorer
-from trl_r1.stages.sample import KEPT, REASONS, SampleConfig, build_dataset, make_judge, mixing_sources, review
-from trl_r1_rewards.text import full_response
 from trl_r1_rewards import load_reward
+from trl_r1_rewards.text import full_response
+
+from trl_r1.data.loading import load_any
+from trl_r1.generation.backends import Completion
+from trl_r1.generation.judge import EndpointJudge, JudgeError, LocalJudge, judge_prompt
+from trl_r1.generation.scoring import load_scorer
+from trl_r1.recipe import RecipeError, load_recipe
+from trl_r1.stages.sample import (
+    KEPT,
+    REASONS,
+    SampleConfig,
+    build_dataset,
+    make_judge,
+    mixing_sources,
+    review,
+)
+
 
 @pytest.fixture
 def judge_server():
@@ -197,7 +206,7 @@ def test_misnamed_general_column_fails_before_the_model_loads(tmp_path):
     general = tmp_path / "general.jsonl"
     general.write_text(json.dumps({"question": "Hi.", "answer": "Hello."}) + "\n")
     values = {"stage": "sample", "model_name_or_path": str(tmp_path / "no-such-model"), "dataset_name": "builtin:arithmetic",
-              "answer_column": "solution", "max_prompts": 1, "general_dataset_name": str(general),
+              "answer_column": "solution", "max_questions": 1, "general_dataset_name": str(general),
               "output_dir": str(tmp_path / "out")}
     with pytest.raises(ValueError, match="has no column 'problem'"):
         run_recipe(values)
@@ -295,14 +304,14 @@ def test_resumes_skipping_finished_prompts_and_refuses_other_settings(tiny_model
     data = tmp_path / "prompts.jsonl"
     data.write_text("".join(json.dumps(p) + "\n" for p in PROMPTS))
     out = tmp_path / "out"
-    values = sample_recipe(tiny_model, data, out, judge_server.url, max_prompts=2)
+    values = sample_recipe(tiny_model, data, out, judge_server.url, max_questions=2)
     first = load_recipe(None, values=values)
     summary = first.stage.run(first)
     assert (summary["prompts"], summary["samples"]) == (2, 4)
     lines = (out / "samples.jsonl").read_text().splitlines()
     asked = len(judge_server.requests)
 
-    more = load_recipe(None, values={**values, "max_prompts": 4})
+    more = load_recipe(None, values={**values, "max_questions": 4})
     summary = more.stage.run(more)
     assert (summary["prompts"], summary["samples"]) == (4, 8)
     assert (out / "samples.jsonl").read_text().splitlines()[:4] == lines  # not sampled again

@@ -22,7 +22,7 @@ def test_every_link_of_the_tiny_chain_runs_and_hands_its_artifact_on(tiny_model,
         overrides = {
             "cold_start": {"model_name_or_path": str(tiny_model), "max_train_samples": 16, **QUICK},
             "reasoning_rl": {**GRPO_QUICK, "max_train_samples": 8},
-            "rejection_sampling": {"max_prompts": 4, "num_samples": 2, "max_new_tokens": 8, "batch_size": 4,
+            "rejection_sampling": {"max_questions": 4, "num_samples": 2, "max_new_tokens": 8, "batch_size": 4,
                                    "scorer": None, "judge_url": judge.url, "judge_model": "test-judge",
                                    "require_reasoning": False, "language_threshold": 0.0, "max_paragraph_chars": 100000},
             "sft": {"model_name_or_path": str(tiny_model), **QUICK},

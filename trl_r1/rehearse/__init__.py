@@ -68,9 +68,8 @@ def _parse(argv: list[str]) -> dict:
 
 def _find(path: str, near: Path) -> Path:
     """A path as written in a recipe: relative to the working directory, the repository or the recipe."""
-    from ..__main__ import recipes_dir
-
-    for base in (Path.cwd(), recipes_dir().parent, near.parent):
+    repository = Path(__file__).resolve().parents[2]  # a source checkout (recipes/ next to trl_r1/)
+    for base in (Path.cwd(), repository, near.parent):
         if (base / path).is_file():
             return base / path
     raise FileNotFoundError(f"{path}: no such accelerate config (pass --config_file)")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..data import BUILTIN_PREFIX
+from ..data.builtin import BUILTIN_PREFIX
 
 ROWS = 32  # rows per split: enough for a few steps on 2 processes
 
@@ -29,7 +29,7 @@ def is_hub_dataset(name) -> bool:
 def _rows(source: str, columns: dict[str, str | list[str]], n: int = ROWS) -> list[dict]:
     """``n`` rows of built-in set ``source`` with its columns renamed (``{ours: theirs}``; a list
     of names copies a column under each)."""
-    from ..data import BUILTIN_DATASETS
+    from ..data.builtin import BUILTIN_DATASETS
 
     data = BUILTIN_DATASETS[source]()
     rows = [r for split in data.values() for r in split]

@@ -8,13 +8,13 @@ from pathlib import Path
 from trl import ModelConfig, get_peft_config
 from trl_r1_rewards import check_options
 
-from ..callbacks import METRICS_FILE, MetricsFileCallback, read_metrics
-from ..checkpoints import checkpoint_to_resume
-from ..config import TASK_COLUMN, R1GRPOConfig, R1ScriptArguments
-from ..data import check_model_and_dataset, load_split, subsample, with_prompts
-from ..hub import defer_push, first_last_mean, publish
+from ..data.loading import check_model_and_dataset, load_split, subsample, with_prompts
 from ..models import hub_id, model_init_kwargs, resolve_model
-from ..trainer import R1GRPOTrainer, build_rewards
+from ..train.callbacks import METRICS_FILE, MetricsFileCallback, read_metrics
+from ..train.checkpoints import on_main_process, train_and_save
+from ..train.config import TASK_COLUMN, R1GRPOConfig, R1ScriptArguments
+from ..train.hub import defer_push, first_last_mean, publish
+from ..train.trainer import R1GRPOTrainer, build_rewards
 
 logger = logging.getLogger(__name__)
 
@@ -53,10 +53,9 @@ def run(recipe) -> dict:
 
     rows = load_split(script_args.dataset_name, script_args.dataset_config, script_args.dataset_train_split,
                       field="dataset_train_split")
-    train = with_prompts(rows, script_args.dataset_prompt_column,
-                         args.prompt_template, args.system_prompt, args.chat_examples)
-    train = subsample(train, script_args.max_train_samples, args.seed)
-    check_tasks(train, args.reward_specs)
+    rows = with_prompts(rows, script_args.dataset_prompt_column, args)
+    rows = subsample(rows, script_args.max_train_samples, args.seed)
+    check_tasks(rows, args.reward_specs)
 
     model_path = resolve_model(model_args.model_name_or_path)
     args.model_init_kwargs = model_init_kwargs(model_args, args)
@@ -65,22 +64,19 @@ def run(recipe) -> dict:
         model=model_path,
         reward_funcs=rewards,
         args=args,
-        train_dataset=train,
+        train_dataset=rows,
         peft_config=get_peft_config(model_args),
         callbacks=[MetricsFileCallback(output_dir)],
     )
-    checkpoint = checkpoint_to_resume(args, trainer.accelerator.print)
-    trainer.train(resume_from_checkpoint=checkpoint)
-    trainer.save_model(str(output_dir))
-    trainer.save_state()
+    train_and_save(trainer, args)
 
-    summary = {}
-    if trainer.accelerator.is_main_process:
+    def summarize() -> dict:
         summary = publish(recipe, args, push_to_hub=push_to_hub, base_model=hub_id(model_args.model_name_or_path),
                           kind="grpo", rewards=[spec.name for spec in args.reward_specs])
         span = first_last_mean(read_metrics(output_dir / METRICS_FILE))
         if span:
             summary["reward_first5"], summary["reward_last5"] = span
             print(f"  mean reward, first 5 logged steps: {span[0]:.3f}; last 5: {span[1]:.3f}")
-    trainer.accelerator.wait_for_everyone()
-    return summary
+        return summary
+
+    return on_main_process(trainer, summarize)

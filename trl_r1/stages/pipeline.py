@@ -1,25 +1,10 @@
-"""Stage ``pipeline``: a chain of stage recipes run in order, artifacts passed by name.
-
-    python -m trl_r1 recipes/r1/pipeline.yaml [--output_dir DIR]
-
-A pipeline recipe lists stages; each names a recipe file (relative to the pipeline's file) and
-overrides some of its fields. An override may refer to what an earlier stage produced:
-``${cold_start.model}`` (the model folder a training stage saved), ``${rejection.dataset}``
-(the dataset a ``sample`` stage wrote), or ``${output_dir}`` (the pipeline's). Every stage runs
-in ``<output_dir>/<name>`` unless its overrides set ``output_dir``.
-
-When a stage finishes it writes ``stage_done.json`` (its summary and wall time) in its folder.
-Running the pipeline again skips finished stages and resumes the interrupted one (training
-stages from their last complete checkpoint, ``sample`` and ``evaluate`` from their per-prompt
-files). Delete a stage's folder to run it again.
-
-With ``evaluate`` set, the pipeline evaluates the first stage's starting model and every model a
-``grpo`` or ``sft`` stage produced on the same evaluation recipe, and its final table shows, per
-stage, that evaluation's pass@1 and format rate next to the stage's own key metrics.
+"""Stage ``pipeline``: a chain of stage recipes run in order, artifacts passed by name
+(``${stage.model}``, ``${stage.dataset}``), resumable stage by stage (docs/stages.md, "pipeline").
 """
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import re
@@ -27,6 +12,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import torch
+import torch.distributed as dist
+
+from ..recipe import RecipeError, load_recipe, read_yaml
 
 DONE_FILE, SUMMARY_FILE, TABLE_FILE = "stage_done.json", "pipeline.json", "pipeline.md"
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -150,7 +140,6 @@ def _promised(step: Step, kind: str) -> dict[str, str]:
 
 
 def _load(step: Step, artifacts: dict, check_only: bool = False):
-    from ..recipe import RecipeError, load_recipe, read_yaml
 
     values = read_yaml(step.recipe)
     if values.get("stage") == "pipeline":
@@ -197,7 +186,6 @@ def _is_main() -> bool:
 
 
 def _barrier() -> None:
-    import torch.distributed as dist
 
     if dist.is_available() and dist.is_initialized():
         dist.barrier()
@@ -238,9 +226,6 @@ def _run_once(step: Step, recipe) -> dict:
 
 
 def _free_memory() -> None:
-    import gc
-
-    import torch
 
     gc.collect()
     if torch.cuda.is_available():

@@ -1,24 +1,6 @@
-"""Stage ``reward_model``: a pointwise reward model for R1's stage 4 (safety classifier, helpfulness score).
-
-DeepSeek-R1's safety reward model is *pointwise*: trained on ~106k responses, each labelled
-safe or unsafe, it scores one response at a time. This stage trains such a model from labelled
-rows (a prompt, a response, and a target):
-
-- a ``label`` column (a class: ``safe``/``unsafe`` names or their indices in ``labels``) trains
-  a classifier with one output per label and cross-entropy: the ``safety`` reward's model;
-- a ``score`` column (a number) trains a 1-output regressor with mean squared error: e.g. a
-  ``helpfulness`` reward model (with ``summary_only``, as that reward reads only the summary).
-
-The model reads exactly what the ``safety``/``helpfulness`` rewards of trl_r1_rewards will read
-(it calls their :func:`~trl_r1_rewards.classifier.render` and ``tokenize``): the question
-through the tokenizer's chat template with the generation prompt, then the response verbatim.
-The starting point may be any causal-LM checkpoint (its classification head is new, seeded by
-``seed``) or a sequence-classification one.
-
-Training is transformers' ``Trainer``: TRL 1.16 has no pointwise reward trainer (its
-``RewardTrainer`` is pairwise, Bradley-Terry on chosen/rejected; ``KTOTrainer``'s unpaired
-labels train a policy, not a classifier). Writes to ``output_dir`` the model and tokenizer
-(``id2label`` in the config), ``metrics.jsonl``, ``recipe.yaml`` and a model card.
+"""Stage ``reward_model``: a pointwise reward model for R1's stage 4 (safety classifier,
+helpfulness score), trained with transformers' ``Trainer`` on exactly the text the ``safety`` /
+``helpfulness`` rewards will read (docs/stages.md, "reward_model").
 """
 
 from __future__ import annotations
@@ -29,15 +11,22 @@ from pathlib import Path
 
 import numpy as np
 from datasets import Dataset
-from transformers import TrainingArguments
+from transformers import (
+    AutoModelForSequenceClassification,
+    AutoTokenizer,
+    DataCollatorWithPadding,
+    Trainer,
+    TrainingArguments,
+    set_seed,
+)
 from trl import ModelConfig, ScriptArguments
-from trl_r1_rewards.classifier import render, response_text, tokenize
+from trl_r1_rewards import render, response_text, tokenize
 
-from ..callbacks import MetricsFileCallback
-from ..checkpoints import checkpoint_to_resume
-from ..data import check_model_and_dataset, load_any
-from ..hub import defer_push, publish
+from ..data.loading import check_model_and_dataset, load_any
 from ..models import hub_id, resolve_model
+from ..train.callbacks import MetricsFileCallback
+from ..train.checkpoints import ResumeArguments, on_main_process, train_and_save
+from ..train.hub import defer_push, publish
 
 logger = logging.getLogger(__name__)
 
@@ -84,19 +73,16 @@ class RewardModelScriptArguments(ScriptArguments):
 
 
 @dataclass
-class RewardModelConfig(TrainingArguments):
+class RewardModelConfig(TrainingArguments, ResumeArguments):
     """transformers' `TrainingArguments` plus what the reward-model stage needs.
 
     Args:
         max_length (`int`, defaults to `2048`): tokens read per row (prompt included), cut on the
             tokenizer's truncation side; give the reward the same `max_length`.
-        auto_resume (`bool`, defaults to `True`): resume from the last complete checkpoint in
-            `output_dir` when there is one.
+        auto_resume (`bool`, defaults to `True`): resume from the last complete checkpoint.
     """
 
     max_length: int = field(default=2048, metadata={"help": "Tokens read per row, prompt included (the rest is cut)."})
-    auto_resume: bool = field(
-        default=True, metadata={"help": "Resume from the last checkpoint in output_dir when there is one."})
 
 
 ARGUMENTS = (RewardModelScriptArguments, RewardModelConfig, ModelConfig)
@@ -197,7 +183,6 @@ def regression_metrics(prediction) -> dict:
 def load_model(model_args: ModelConfig, labels: list[str], regression: bool, seed: int):
     """Tokenizer (with a pad token) and a sequence-classification model from any checkpoint: a
     causal LM gets a new head (seeded), a classifier with other outputs a new one too."""
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer, set_seed
 
     path = resolve_model(model_args.model_name_or_path)
     tokenizer = AutoTokenizer.from_pretrained(path, revision=model_args.model_revision)
@@ -229,14 +214,13 @@ def _prefixed(metrics: dict, suffix: str = "") -> dict:
 
 
 def run(recipe) -> dict:
-    from transformers import DataCollatorWithPadding, Trainer
 
     script_args, args, model_args = recipe.configs
     output_dir = Path(args.output_dir)
     train_rows, eval_rows = splits(script_args, args.seed)
     column, regression = target_column(train_rows, script_args)
     tokenizer, model = load_model(model_args, script_args.labels, regression, args.seed)
-    train, train_stats = encode(train_rows, tokenizer, script_args, column, regression, args.max_length)
+    train_set, train_stats = encode(train_rows, tokenizer, script_args, column, regression, args.max_length)
     evaluation = None
     if eval_rows is not None:
         target_column(eval_rows, script_args)
@@ -249,26 +233,20 @@ def run(recipe) -> dict:
     trainer = Trainer(
         model=model,
         args=args,
-        train_dataset=train,
+        train_dataset=train_set,
         eval_dataset=evaluation,
         processing_class=tokenizer,
         data_collator=DataCollatorWithPadding(tokenizer),
         compute_metrics=regression_metrics if regression else classification_metrics,
         callbacks=[MetricsFileCallback(output_dir)],
     )
-    checkpoint = checkpoint_to_resume(args, trainer.accelerator.print)
-    before = {}
-    if not checkpoint and evaluation is not None:
-        before = _prefixed(trainer.evaluate(), "_before")  # the untrained head: the baseline
-    result = trainer.train(resume_from_checkpoint=checkpoint)
+    baseline = (lambda: _prefixed(trainer.evaluate(), "_before")) if evaluation is not None else None  # the untrained head
+    result, before = train_and_save(trainer, args, baseline=baseline)
     after = _prefixed(trainer.evaluate()) if evaluation is not None else {}
-    trainer.save_model(str(output_dir))
-    trainer.save_state()
 
-    summary = {}
-    if trainer.is_world_process_zero():
-        results = {"train_loss": float(result.training_loss), **after, **before,
-                   "train_rows": len(train), "eval_rows": len(evaluation) if evaluation is not None else 0,
+    def summarize() -> dict:
+        results = {"train_loss": float(result.training_loss), **after, **(before or {}),
+                   "train_rows": len(train_set), "eval_rows": len(evaluation) if evaluation is not None else 0,
                    "truncated_rows": train_stats["truncated"], "skipped_rows": train_stats["skipped"]}
         what = "a regressor (`score`, MSE)" if regression else f"a classifier over {script_args.labels}"
         summary = publish(recipe, args, push_to_hub=push_to_hub, panels=[("Training loss", ["loss"])],
@@ -276,5 +254,6 @@ def run(recipe) -> dict:
                           notes=[f"The model is {what}."], results=results)
         print("  " + ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in results.items()))
         summary.update(results)
-    trainer.accelerator.wait_for_everyone()
-    return summary
+        return summary
+
+    return on_main_process(trainer, summarize)

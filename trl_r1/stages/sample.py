@@ -1,28 +1,6 @@
-r"""Stage ``sample``: rejection sampling, the SFT data of R1's stage 3.
-
-    python -m trl_r1 recipes/r1/stage3_rejection_sampling.yaml --model outputs/r1/stage2
-
-``num_samples`` responses per prompt from a checkpoint (vLLM when usable, transformers
-otherwise). A response is kept when it is
-
-1. correct: the scorer reward (``accuracy`` by default, gold in ``answer_column``) gives >= 1;
-   where the scorer does not apply (``None``: e.g. a gold no rule can parse) a generative judge
-   compares it with the reference (:mod:`trl_r1.judge`); without a judge it is ``unverifiable``;
-2. readable, by R1's filters (:mod:`trl_r1.filters`): the ``<think>`` format, no code block
-   outside coding tasks, no over-long paragraph, no mixed language;
-3. one of the first ``max_per_prompt`` such responses of its prompt;
-4. clean: it shares no n-gram with a question of ``decontaminate_against``.
-
-Rows of a non-reasoning dataset are mixed in to make up ``general_fraction`` of the result
-(R1: ~200k of ~800k). Writes to ``output_dir``:
-
-- ``samples.jsonl``: one line per response, with its scores and its verdict (``kept`` or the
-  reason it was rejected), appended prompt by prompt; re-running the command skips finished prompts;
-- ``dataset/`` (``datasets`` ``save_to_disk``), what the ``sft`` stage trains on: ``messages``
-  (the problem as the user's turn, the full response, reasoning included, as the assistant's),
-  ``task`` (``reasoning`` or ``general``) and ``source`` (the dataset the row came from);
-- ``stats.json``: prompts, samples drawn, kept, rejected per reason, general rows, rows removed by
-  decontamination; samples = kept + the sum of the rejections.
+r"""Stage ``sample``: rejection sampling, the SFT data of R1's stage 3. ``num_samples`` responses
+per prompt; the correct, readable, clean ones are kept, general data mixed in (docs/stages.md,
+"sample").
 """
 
 from __future__ import annotations
@@ -34,20 +12,26 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from datasets import Dataset, Features, Value
-from trl_r1_rewards import check_options, load_reward
-from trl_r1_rewards.text import full_response
+from trl_r1_rewards import check_options, full_response, load_reward
 
-from ..data import check_dataset_name, check_model_and_dataset, load_split
-from ..decontaminate import DEFAULT_NGRAM, NgramIndex, build_index, conversation_text
-from ..filters import FILTERS, is_code_task, rejection_reason
-from ..generation import (BACKENDS, Completion, Sampling, check_generation, check_settings, make_backend, read_samples,
-                          sample_questions)
+from ..data.builtin import check_dataset_name
+from ..data.decontaminate import (
+    DEFAULT_NGRAM,
+    NgramIndex,
+    build_index,
+    conversation_text,
+)
+from ..data.loading import load_split
+from ..generation.arguments import GenerationArguments
+from ..generation.backends import Completion, make_backend
+from ..generation.filters import FILTERS, is_code_task, rejection_reason
+from ..generation.judge import EndpointJudge, LocalJudge
+from ..generation.loop import check_settings, read_samples, sample_questions
+from ..generation.scoring import load_scorer, reads_gold
 from ..models import resolve_model
-from ..scoring import check_scorer, load_scorer
-from ..templates import TEMPLATES, make_prompt
+from ..train.hub import push_dataset
 
 KEPT = "kept"
 # Why a response is not in the dataset, in the order the checks run: each response gets one.
@@ -58,27 +42,20 @@ FEATURES = Features({"messages": [{"role": Value("string"), "content": Value("st
 
 
 @dataclass
-class SampleConfig:
-    """Rejection sampling: which checkpoint, which prompts, how to sample, what to keep, what to mix in.
+class SampleConfig(GenerationArguments):
+    """Rejection sampling: [`GenerationArguments`] (which checkpoint, which prompts, how to
+    sample and score; R1 samples its stage-2 RL model) plus what to keep and what to mix in.
 
     Args:
-        model_name_or_path (`str`): the checkpoint to sample (R1: the stage-2 RL model), a Hub id,
-            a local directory or `embedded:<name>` (`--model` on the command line).
-        dataset_name / dataset_config / dataset_split: the prompts: a Hub dataset, a local file,
-            a `save_to_disk` folder or `builtin:<name>`.
-        problem_column / answer_column (`str`): the question and its gold answer (`solution` by
-            default, the column the GRPO datasets and the `accuracy` reward use).
+        answer_column (`str`, defaults to `"solution"`): the column the GRPO datasets and the
+            `accuracy` reward use.
         task_column (`str`, defaults to `"task"`): rows whose task is `code` may answer with code blocks.
-        scorer (`str`, defaults to `"accuracy"`): the reward that decides correctness (>= 1);
-            `scorer_kwargs` are its options. `null`: no rule, the judge decides every response
-            (free-form answers: `accuracy` reads almost any text as math and scores it 0, not `None`).
-        num_samples (`int`): responses per prompt (k).
+        scorer (`str`): `null`: no rule, the judge decides every response (free-form answers:
+            `accuracy` reads almost any text as math and scores it 0, not `None`).
         max_per_prompt (`int`, defaults to 1): kept responses per prompt at most (our choice: the
             paper does not say; one keeps the data diverse).
-        temperature / top_p / max_new_tokens: sampling; the paper's evaluation settings (0.6 / 0.95
-            / 32768) by default, as it gives none for stage 3.
-        batch_size (`int`): prompts per generation call. max_prompts (`int`, *optional*): only the first N.
-        prompt_template / system_prompt / backend / dtype / seed: as in the evaluate stage.
+        temperature / top_p / max_new_tokens: the paper's evaluation settings by default, as it
+            gives none for stage 3.
         require_reasoning (`bool`): reject responses without `<think>...</think>` and a summary.
         reject_code_blocks (`bool`): reject ``` code blocks in answers to non-coding tasks.
         max_paragraph_chars (`int`, *optional*): reject responses with a longer paragraph.
@@ -96,33 +73,14 @@ class SampleConfig:
             a `decontaminate_ngram`-word n-gram with one of their questions (`decontaminate_column`)
             are dropped.
         push_to_hub / hub_dataset_id / hub_private_repo: upload the dataset and its stats to the Hub.
-        output_dir (`str`): where samples, dataset and stats go.
     """
 
-    model_name_or_path: str | None = field(
-        default=None, metadata={"help": "Checkpoint to sample: Hub id, local directory or embedded:<name>.",
-                                "aliases": ["--model"]})
-    dataset_name: str | None = field(default=None, metadata={"help": "Prompts: Hub dataset id, local file or folder, builtin:<name>."})
-    dataset_config: str | None = field(default=None, metadata={"help": "Hub dataset configuration."})
     dataset_split: str = field(default="train", metadata={"help": "Split of the prompts."})
-    problem_column: str = field(default="problem", metadata={"help": "Column holding the question."})
     answer_column: str = field(default="solution", metadata={"help": "Column holding the gold answer."})
     task_column: str = field(default="task", metadata={"help": "Column naming the task; `code` rows may use code blocks."})
     scorer: str | None = field(
         default="accuracy", metadata={"help": "Reward that decides correctness (>= 1 is correct); null: the judge decides."})
-    scorer_kwargs: dict = field(default_factory=dict, metadata={"help": "Options of the scorer reward."})
-    num_samples: int = field(default=4, metadata={"help": "Responses sampled per prompt (k)."})
     max_per_prompt: int = field(default=1, metadata={"help": "Kept responses per prompt at most (our choice)."})
-    temperature: float = field(default=0.6, metadata={"help": "Sampling temperature."})
-    top_p: float = field(default=0.95, metadata={"help": "Nucleus sampling."})
-    max_new_tokens: int = field(default=32768, metadata={"help": "Generation budget per response."})
-    batch_size: int = field(default=8, metadata={"help": "Prompts per generation call."})
-    max_prompts: int | None = field(default=None, metadata={"help": "Only the first N prompts."})
-    prompt_template: str = field(default="chat", metadata={"help": "zero or chat.", "choices": sorted(TEMPLATES)})
-    system_prompt: str | None = field(default=None, metadata={"help": "System message (chat template)."})
-    backend: str = field(default="auto", metadata={"help": "Generation backend.", "choices": list(BACKENDS)})
-    dtype: str = field(default="auto", metadata={"help": "Model dtype (auto, bfloat16, float32, ...)."})
-    seed: int = field(default=0, metadata={"help": "Sampling seed (also shuffles the general data)."})
     require_reasoning: bool = field(
         default=True, metadata={"help": "Reject responses without <think>...</think> and a summary (no_reasoning)."})
     reject_code_blocks: bool = field(
@@ -161,36 +119,18 @@ class SampleConfig:
     hub_private_repo: bool | None = field(default=None, metadata={"help": "Create the Hub repo private."})
     output_dir: str = field(default="outputs/sample", metadata={"help": "Where samples, dataset and stats go."})
 
-    def __post_init__(self):
-        for key in ("scorer_kwargs", "language_kwargs"):
-            if isinstance(getattr(self, key), str):  # given on the command line as JSON
-                setattr(self, key, json.loads(getattr(self, key)))
-
-    @property
-    def sampling(self) -> Sampling:
-        return Sampling(self.num_samples, self.temperature, self.top_p, self.max_new_tokens, self.seed)
-
-    def settings(self) -> dict[str, Any]:
-        """What a resumed run must share with the run it continues (the verdicts in samples.jsonl
-        depend on these; mixing and decontamination happen afterwards, on every run)."""
-        keys = ("model_name_or_path", "dataset_name", "dataset_config", "dataset_split", "problem_column",
-                "answer_column", "task_column", "scorer", "scorer_kwargs", "num_samples", "max_per_prompt",
-                "temperature", "top_p", "max_new_tokens", "prompt_template", "system_prompt", "seed",
-                "require_reasoning", "reject_code_blocks", "max_paragraph_chars", "language_threshold",
-                "language_kwargs", "judge_model")
-        return {k: getattr(self, k) for k in keys}
+    # The verdicts in samples.jsonl depend on these too; mixing and decontamination run afresh every time.
+    SETTINGS = (*GenerationArguments.SETTINGS, "task_column", "max_per_prompt", "require_reasoning",
+                "reject_code_blocks", "max_paragraph_chars", "language_threshold", "language_kwargs", "judge_model")
 
 
 ARGUMENTS = (SampleConfig,)
 
 
 def validate(config: SampleConfig) -> None:
-    check_model_and_dataset(config.model_name_or_path, config.dataset_name, "sample")
-    check_generation(config, positive=("max_per_prompt", "decontaminate_ngram", "judge_max_tokens", "max_prompts",
-                                       "max_paragraph_chars"))
-    if config.scorer is not None:
-        check_scorer(config.scorer, config.scorer_kwargs, config.answer_column)
-    elif not config.judge_model:
+    config.check_generation("sample", positive=("max_per_prompt", "decontaminate_ngram", "judge_max_tokens",
+                                                "max_paragraph_chars"))
+    if config.scorer is None and not config.judge_model:
         raise ValueError("scorer: without a scorer (null) a judge decides every response; set judge_model")
     if config.language_threshold is not None and not 0 <= config.language_threshold <= 1:
         raise ValueError(f"language_threshold: a share of words in [0, 1], got {config.language_threshold}")
@@ -216,17 +156,16 @@ def validate(config: SampleConfig) -> None:
 def load_prompts(config: SampleConfig) -> list[dict]:
     """The prompt rows to sample, in order."""
     columns = [config.problem_column]
-    if config.scorer != "code" or config.judge_model:  # the code scorer reads test cases, not a gold answer
+    if config.judge_model or (config.scorer and reads_gold(config.scorer)):
         columns.append(config.answer_column)
     split = load_split(config.dataset_name, config.dataset_config, config.dataset_split, columns)
-    if config.max_prompts is not None:
-        split = split.select(range(min(config.max_prompts, len(split))))
+    if config.max_questions is not None:
+        split = split.select(range(min(config.max_questions, len(split))))
     return [dict(row) for row in split]
 
 
 def make_judge(config: SampleConfig):
     """The configured judge (``None`` without one). An endpoint that does not answer fails here."""
-    from ..judge import EndpointJudge, LocalJudge
 
     if not config.judge_model:
         return None
@@ -257,7 +196,7 @@ def run(recipe) -> dict:
         if config.language_threshold is not None:
             language = load_reward("language_consistency", **config.language_kwargs)
         backend = make_backend(config.backend, resolve_model(config.model_name_or_path), config.dtype)
-        prompts = [make_prompt(r[config.problem_column], config.prompt_template, config.system_prompt) for r in rows]
+        prompts = [config.prompt(r[config.problem_column]) for r in rows]
         sample_questions(
             backend, prompts, todo, config.sampling, config.batch_size,
             lambda i, prompt, completions: review(config, i, rows[i], prompt, completions, scorer, language, judge),
@@ -282,7 +221,6 @@ def run(recipe) -> dict:
           f"{summary['decontaminated']} rows removed by decontamination")
     print(f"\nOutputs:\n  dataset  {dataset_path}\n  stats    {stats_path}\n  samples  {samples_path}")
     if config.push_to_hub:
-        from ..hub import push_dataset
 
         url = push_dataset(dataset, config.hub_dataset_id or output_dir.name, files=[stats_path],
                            private=config.hub_private_repo)

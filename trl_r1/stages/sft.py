@@ -1,19 +1,6 @@
-"""Stage ``sft``: supervised fine-tuning with TRL's SFTTrainer on conversations whose assistant
-turns hold R1-format reasoning (``<think>\n...\n</think>\n\n`` + summary).
-
-    python -m trl_r1 recipe.yaml [--dataset_name data.jsonl] [--output_dir out]
-
-Used by R1's cold start (stage 1), the stage-3 SFT on the `sample` stage's dataset, and every
-distillation. Each row is one conversation that ends with the assistant turn to learn: it
-becomes TRL's conversational prompt-completion pair (prompt: the turns before it; completion:
-that turn), so the loss covers the assistant's reasoning and summary only (TRL's
-`completion_only_loss`; `false` trains on the whole conversation) with any chat template, no
-`{% generation %}` markers needed.
-
-Writes to ``output_dir``: the model and tokenizer (with ``use_peft``, the LoRA adapter goes to
-``adapter/`` and the model saved here is the base with the adapter merged in, a plain model the
-next stage loads), checkpoints, ``metrics.jsonl``, ``training.png``, ``recipe.yaml``, the model
-card ``README.md``, and with ``student_num_layers`` the truncated student in ``student-init/``.
+"""Stage ``sft``: supervised fine-tuning with TRL's SFTTrainer on conversations whose last
+assistant turn (R1-format reasoning and summary) is the one learned: R1's cold start, stage-3
+SFT and every distillation (docs/stages.md, "sft").
 """
 
 from __future__ import annotations
@@ -23,14 +10,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from datasets import Dataset
+from transformers import AutoConfig, AutoModelForCausalLM
 from trl import ModelConfig, ScriptArguments, SFTConfig, SFTTrainer, get_peft_config
 
-from ..callbacks import MetricsFileCallback
-from ..checkpoints import checkpoint_to_resume
-from ..data import check_model_and_dataset, load_split, subsample
-from ..decontaminate import DEFAULT_NGRAM, Report, build_index, conversation_text, rows_to_keep
-from ..hub import defer_push, publish
+from ..data.decontaminate import (
+    DEFAULT_NGRAM,
+    Report,
+    build_index,
+    conversation_text,
+    rows_to_keep,
+)
+from ..data.loading import check_model_and_dataset, load_split, subsample
 from ..models import hub_id, model_init_kwargs, resolve_model, truncate_layers
+from ..train.callbacks import MetricsFileCallback
+from ..train.checkpoints import ResumeArguments, on_main_process, train_and_save
+from ..train.hub import defer_push, publish
 
 STUDENT_DIR = "student-init"  # under output_dir: the truncated student, before training
 ADAPTER_DIR = "adapter"  # under output_dir, with use_peft: the trained LoRA adapter
@@ -80,7 +74,7 @@ class SFTScriptArguments(ScriptArguments):
 
 
 @dataclass
-class R1SFTConfig(SFTConfig):
+class R1SFTConfig(SFTConfig, ResumeArguments):
     r"""
     [`trl.SFTConfig`] plus what R1's SFT stages need. Sequence length and packing are TRL's own
     `max_length` and `packing`.
@@ -91,7 +85,7 @@ class R1SFTConfig(SFTConfig):
         lr_scheduler_type (`str`, defaults to `"cosine"`):
             A decaying learning rate, as in the paper.
         auto_resume (`bool`, defaults to `True`):
-            Resume from the last complete checkpoint in `output_dir` when there is one.
+            Resume from the last complete checkpoint ([`ResumeArguments`]).
         rope_theta (`float`, *optional*):
             Long context: the RoPE base frequency the model is loaded (and saved) with, e.g.
             300000 for 32k tokens (Open-R1). Replaces `rope_theta` in the model config's
@@ -111,9 +105,6 @@ class R1SFTConfig(SFTConfig):
 
     num_train_epochs: float = field(default=2.0, metadata={"help": "Training epochs (R1: 2)."})
     lr_scheduler_type: str = field(default="cosine", metadata={"help": "Learning-rate schedule (R1: decaying)."})
-    auto_resume: bool = field(
-        default=True, metadata={"help": "Resume from the last checkpoint in output_dir when there is one."}
-    )
     rope_theta: float | None = field(
         default=None, metadata={"help": "Long context: RoPE base frequency to load and save the model with."}
     )
@@ -174,7 +165,6 @@ def conversations(dataset: Dataset, script_args: SFTScriptArguments) -> Dataset:
 def rope_parameters(model_path: str, theta: float, **config_kwargs) -> dict:
     """The model config's ``rope_parameters`` with ``rope_theta`` set to ``theta`` (in each entry,
     where a model has one per layer type), for ``from_pretrained(..., rope_parameters=...)``."""
-    from transformers import AutoConfig
 
     params = copy.deepcopy(getattr(AutoConfig.from_pretrained(model_path, **config_kwargs), "rope_parameters", None))
     if not params:
@@ -206,7 +196,7 @@ def training_data(script_args: SFTScriptArguments, args: R1SFTConfig) -> tuple[D
 def run(recipe) -> dict:
     script_args, args, model_args = recipe.configs
     output_dir = Path(args.output_dir)
-    train, report = training_data(script_args, args)
+    rows, report = training_data(script_args, args)
 
     model_path = resolve_model(model_args.model_name_or_path)
     if args.student_num_layers:
@@ -223,20 +213,13 @@ def run(recipe) -> dict:
     trainer = SFTTrainer(
         model=model_path,
         args=args,
-        train_dataset=train,
+        train_dataset=rows,
         peft_config=get_peft_config(model_args),
         callbacks=[MetricsFileCallback(output_dir)],
     )
-    checkpoint = checkpoint_to_resume(args, trainer.accelerator.print)
-    result = trainer.train(resume_from_checkpoint=checkpoint)
-    if model_args.use_peft:
-        trainer.save_model(str(output_dir / ADAPTER_DIR))
-    else:
-        trainer.save_model(str(output_dir))
-    trainer.save_state()
+    result, _ = train_and_save(trainer, args, save_dir=output_dir / ADAPTER_DIR if model_args.use_peft else output_dir)
 
-    summary = {}
-    if trainer.accelerator.is_main_process:
+    def summarize() -> dict:
         if model_args.use_peft:
             _save_merged(output_dir / ADAPTER_DIR, model_path, args.model_init_kwargs, trainer.processing_class, output_dir)
         notes = []
@@ -247,23 +230,23 @@ def run(recipe) -> dict:
         if report is not None:
             notes.append(f"Decontaminated ({args.decontaminate_ngram}-grams): {report.removed} of {report.rows} "
                          f"training rows removed; per benchmark: {report.per_benchmark}.")
-        print(f"\nTrained on {len(train)} conversations; mean training loss {result.training_loss:.4f}")
+        print(f"\nTrained on {len(rows)} conversations; mean training loss {result.training_loss:.4f}")
         summary = publish(recipe, args, push_to_hub=push_to_hub, panels=PANELS,
                           base_model=hub_id(model_args.model_name_or_path), kind="sft", notes=notes)
-        summary.update(train_loss=result.training_loss, train_rows=len(train))
+        summary.update(train_loss=result.training_loss, train_rows=len(rows))
         if report is not None:
             summary["contaminated_rows"] = report.removed
             summary.update({f"contaminated_rows/{name}": n for name, n in report.per_benchmark.items()})
-    trainer.accelerator.wait_for_everyone()
-    return summary
+        return summary
+
+    return on_main_process(trainer, summarize)
 
 
 def _save_merged(adapter_dir: Path, base_path: str, init_kwargs: dict, tokenizer, output_dir: Path) -> None:
     """The base model with the trained adapter merged in, saved as a plain model (what the next
     stage loads), with the tokenizer. Loaded afresh from disk, so it works however training was
     distributed."""
-    from peft import PeftModel
-    from transformers import AutoModelForCausalLM
+    from peft import PeftModel  # only with use_peft: peft is slow to import
 
     config_kwargs = {k: init_kwargs[k] for k in ("revision", "trust_remote_code", "rope_parameters") if init_kwargs.get(k)}
     base = AutoModelForCausalLM.from_pretrained(base_path, dtype="auto", **config_kwargs)

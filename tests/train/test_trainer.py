@@ -1,0 +1,120 @@
+"""GRPO end to end through the real CLI and the real TRL trainer on a tiny random model."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from helpers import REPO, run_cli, tiny_recipe, write_recipe
+from trl_r1_rewards.text import completion_text
+
+from trl_r1.generation.reflection import reflection_counts
+
+WORDS = ["wait", "mistake", "however", "but", "retry", "error", "verify", "wrong", "evaluate", "check"]
+
+
+def metrics(output_dir: Path) -> list[dict]:
+    rows = [json.loads(line) for line in (output_dir / "metrics.jsonl").read_text().splitlines()]
+    return [row for row in rows if "reward" in row]
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_model, tmp_path_factory):
+    """One 3-step run: format scheduled for the last step only, completions logged."""
+    tmp = tmp_path_factory.mktemp("train")
+    recipe = tiny_recipe(
+        tiny_model, tmp / "out", max_steps=3, log_completions=True,
+        rewards=["accuracy", {"name": "format", "kwargs": {"template": "r1", "strict": False}, "start_step": -1}],
+        max_completion_length=24,
+    )
+    result = run_cli(str(write_recipe(tmp / "recipe.yaml", recipe)))
+    return tmp / "out", result
+
+
+def test_outputs_are_written_and_announced(trained):
+    out, result = trained
+    assert (out / "model.safetensors").is_file() and (out / "config.json").is_file()
+    assert (out / "tokenizer.json").is_file()
+    assert (out / "training.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "stage: grpo" in (out / "recipe.yaml").read_text()
+    assert str(out) in result.stdout and "metrics.jsonl" in result.stdout and "training.png" in result.stdout
+    rows = metrics(out)
+    assert [row["step"] for row in rows] == [1, 2, 3]
+    for key in ("reward", "rewards/accuracy/mean", "completions/mean_length", "reflection/rate_per_1k_words"):
+        assert all(key in row for row in rows), key
+
+
+def test_reward_schedule_switches_format_on_for_the_last_step(trained):
+    out, _ = trained
+    rows = metrics(out)
+    assert [row["rewards/format/mean"] is None for row in rows] == [True, True, False]
+    assert all(row["rewards/accuracy/mean"] is not None for row in rows)
+
+
+def test_reflection_metrics_match_the_logged_completions(trained):
+    out, _ = trained
+    for row in metrics(out):
+        table = pd.read_parquet(out / "completions" / f"completions_{row['step']:05d}.parquet")
+        texts = [completion_text(c if isinstance(c, str) else list(c)) for c in table["completion"]]
+        counts, total = reflection_counts(texts, WORDS)
+        assert total > 0
+        for word in WORDS:
+            assert row[f"reflection/{word}"] == counts[word], word
+        assert row["reflection/rate_per_1k_words"] == pytest.approx(1000 * sum(counts.values()) / total)
+
+
+def test_card_describes_the_run(trained):
+    out, _ = trained
+    card = (out / "README.md").read_text()
+    assert card.startswith("---\nbase_model: ")
+    assert "- `accuracy`" in card and "- `format`" in card
+    assert "![reward, completion length, reflection rate](training.png)" in card
+    assert "| step | 3 |" in card and "stage: grpo" in card
+    assert (out / "recipe.yaml").read_text() in card
+
+
+def test_interrupted_run_resumes_from_its_last_checkpoint(tiny_model, tmp_path):
+    out = tmp_path / "out"
+    steps = 12
+    recipe = write_recipe(tmp_path / "recipe.yaml", tiny_recipe(tiny_model, out, max_steps=steps, save_steps=2))
+    process = subprocess.Popen([sys.executable, "-m", "trl_r1", str(recipe)], cwd=REPO,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 240
+        while not list(out.glob("checkpoint-*/trainer_state.json")):
+            assert process.poll() is None, "the run ended before its first checkpoint"
+            assert time.monotonic() < deadline, "no checkpoint within 240 s"
+            time.sleep(0.05)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    assert not (out / "model.safetensors").exists(), "killed too late: the run had already finished"
+    complete = [int(p.parent.name.split("-")[1]) for p in out.glob("checkpoint-*/trainer_state.json")]
+    killed_at = max(complete)
+    assert killed_at < steps
+    # A checkpoint the kill interrupted mid-save (no trainer_state.json) must be passed over.
+    half_written = out / f"checkpoint-{killed_at + 1}"
+    half_written.mkdir(exist_ok=True)
+    (half_written / "config.json").write_text("{}")
+
+    result = run_cli(str(recipe))
+    assert f"Resuming from {out / f'checkpoint-{killed_at}'}" in result.stdout + result.stderr
+    assert [row["step"] for row in metrics(out)] == list(range(1, steps + 1))  # no step twice, none missing
+    assert json.loads((out / "trainer_state.json").read_text())["global_step"] == steps
+
+
+def test_tiny_code_recipe_trains_with_the_code_reward(tiny_model, tmp_path):
+    out = tmp_path / "out"
+    run_cli("recipes/tiny/code.yaml", "--model_name_or_path", str(tiny_model), "--output_dir", str(out),
+            "--max_steps", "1", "--num_generations", "4", "--per_device_train_batch_size", "4",
+            "--max_completion_length", "8", "--gradient_checkpointing", "false")
+    (row,) = metrics(out)
+    assert row["rewards/code/mean"] == 0.0  # a random model writes no program...
+    assert row["code/no_code_block"] == 4  # ...and the reward says why, for all 4 completions
+    assert row["rewards/format/mean"] is not None

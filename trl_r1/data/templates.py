@@ -1,0 +1,73 @@
+"""Prompt templates: how a dataset question becomes the model's prompt, and the recipe fields
+that choose one (shared by training, evaluation and sampling, so a model is evaluated with the
+prompt it was trained with)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# DeepSeek-R1-Zero's template for base models, verbatim from the paper (docs/r1.md, "R1-Zero").
+ZERO_TEMPLATE = (
+    "A conversation between User and Assistant. The user asks a question, and the Assistant solves it. "
+    "The assistant first thinks about the reasoning process in the mind and then provides the user with the "
+    "answer. The reasoning process and answer are enclosed within <think> </think> and <answer> </answer> tags, "
+    "respectively, i.e., <think> reasoning process here </think> <answer> answer here </answer>. "
+    "User: {prompt}. Assistant:"
+)
+
+TEMPLATES = ("zero", "chat")
+
+
+def make_prompt(
+    question: str, template: str, system_prompt: str | None = None, examples: list[dict] | None = None
+) -> str | list[dict]:
+    """A TRL prompt: plain text for ``zero``, a conversation for ``chat`` (system prompt, then
+    any demonstration ``examples`` messages, then the question).
+
+    >>> make_prompt("What is 2+2?", "zero").endswith("User: What is 2+2?. Assistant:")
+    True
+    >>> make_prompt("What is 2+2?", "chat", system_prompt="Be brief.")
+    [{'role': 'system', 'content': 'Be brief.'}, {'role': 'user', 'content': 'What is 2+2?'}]
+    """
+    if template == "zero":
+        return ZERO_TEMPLATE.format(prompt=question)
+    if template == "chat":
+        messages = [{"role": "system", "content": system_prompt}] if system_prompt else []
+        return messages + list(examples or []) + [{"role": "user", "content": question}]
+    raise ValueError(f"Unknown prompt template {template!r}; choose one of {TEMPLATES}")
+
+
+@dataclass
+class PromptArguments:
+    """How a question becomes a prompt.
+
+    Args:
+        prompt_template (`str`, defaults to `"chat"`):
+            `"zero"`: R1-Zero's plain-text template for base models (no chat template);
+            `"chat"`: the tokenizer's chat template, with `system_prompt` when set.
+        system_prompt (`str`, *optional*):
+            System message for the `chat` template.
+        chat_examples (`list[dict]`, *optional*):
+            Demonstration messages (`{role, content}`) placed before the question in the `chat`
+            template. R1 prompts zero-shot (the default); tiny models may need one example to
+            discover the output format at all.
+    """
+
+    prompt_template: str = field(
+        default="chat", metadata={"help": "How a question becomes a prompt.", "choices": list(TEMPLATES)})
+    system_prompt: str | None = field(default=None, metadata={"help": "System message for the chat template."})
+    chat_examples: list[dict] | None = field(
+        default=None, metadata={"help": "Demonstration messages before the question (chat template only)."})
+
+    def check_prompt_arguments(self) -> None:
+        if self.prompt_template not in TEMPLATES:
+            raise ValueError(f"prompt_template: {self.prompt_template!r} is not one of {list(TEMPLATES)}")
+        if self.prompt_template == "zero" and (self.system_prompt or self.chat_examples):
+            raise ValueError("system_prompt / chat_examples: the `zero` template is plain text, with neither")
+        for message in self.chat_examples or []:
+            if not isinstance(message, dict) or set(message) != {"role", "content"}:
+                raise ValueError(f"chat_examples: each message is a mapping {{role, content}}, got {message!r}")
+
+    def prompt(self, question: str) -> str | list[dict]:
+        """``question`` as the model's prompt (:func:`make_prompt`)."""
+        return make_prompt(question, self.prompt_template, self.system_prompt, self.chat_examples)

@@ -1,0 +1,96 @@
+"""Training artefacts written while a stage runs: the metrics JSONL and the training plot."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from transformers import TrainerCallback
+
+METRICS_FILE = "metrics.jsonl"
+PLOT_FILE = "training.png"
+
+
+def read_metrics(path: str | Path, key: str = "reward") -> list[dict]:
+    """The logged training steps (rows with ``key``: GRPO logs a ``reward``, SFT a ``loss``) of a
+    metrics JSONL file."""
+    path = Path(path)
+    if not path.is_file():
+        return []
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return [row for row in rows if key in row]
+
+
+class MetricsFileCallback(TrainerCallback):
+    """Appends every log (one JSON object per line, with its ``step``) to ``output_dir/metrics.jsonl``.
+
+    On resume, lines logged after the checkpoint the run resumes from are dropped first, so the
+    file reads as one uninterrupted run.
+    """
+
+    def __init__(self, output_dir: str | Path):
+        self.path = Path(output_dir) / METRICS_FILE
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        if not state.is_world_process_zero or not self.path.exists():
+            return
+        kept = [
+            line
+            for line in self.path.read_text().splitlines()
+            if line.strip() and json.loads(line).get("step", 0) <= state.global_step
+        ]
+        self.path.write_text("".join(line + "\n" for line in kept))
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if not state.is_world_process_zero or not logs:
+            return
+        row = {"step": state.global_step, **{k: _jsonable(v) for k, v in logs.items()}}
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("a") as f:
+            f.write(json.dumps(row) + "\n")
+
+
+def _jsonable(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def plot_metrics(
+    metrics_path: str | Path, out_path: str | Path, panels: list[tuple[str, list[str]]] | None = None
+) -> Path | None:
+    """Metrics per step as a PNG, one panel per ``(title, keys)``; by default GRPO's reward,
+    completion length and reflection rate. The steps are the rows logging the first panel's
+    first key. None if nothing was logged."""
+    rows = read_metrics(metrics_path, panels[0][1][0] if panels else "reward")
+    if not rows:
+        return None
+    import matplotlib  # only when a plot is drawn: importing it costs a second
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = panels or [
+        ("Reward", [k for k in rows[-1] if k == "reward" or (k.startswith("rewards/") and k.endswith("/mean"))]),
+        ("Completion length (tokens)", ["completions/mean_length"]),
+        ("Reflection words per 1k words", ["reflection/rate_per_1k_words"]),
+    ]
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4), squeeze=False)
+    steps = [row["step"] for row in rows]
+    for ax, (title, keys) in zip(axes[0], panels):
+        for key in keys:
+            values = [row.get(key) for row in rows]
+            points = [(s, v) for s, v in zip(steps, values) if v is not None]
+            if points:
+                ax.plot(*zip(*points), marker="o", markersize=3, label=key.removeprefix("rewards/").removesuffix("/mean"))
+        ax.set_title(title)
+        ax.set_xlabel("step")
+        ax.grid(alpha=0.3)
+        if len(keys) > 1:
+            ax.legend(fontsize=8)
+    fig.tight_layout()
+    out_path = Path(out_path)
+    fig.savefig(out_path, dpi=100)
+    plt.close(fig)
+    return out_path

@@ -1,0 +1,84 @@
+"""Resuming an interrupted training stage: re-running its command continues from the newest
+*complete* checkpoint (transformers writes ``trainer_state.json`` last, so a run killed mid-save
+leaves a newest folder that cannot be loaded)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from transformers.trainer import TRAINER_STATE_NAME
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
+
+
+@dataclass
+class ResumeArguments:
+    """Args:
+        auto_resume (`bool`, defaults to `True`):
+            Resume from the last complete checkpoint in `output_dir` when there is one, so
+            re-running an interrupted command continues instead of starting over.
+    """
+
+    auto_resume: bool = field(
+        default=True, metadata={"help": "Resume from the last complete checkpoint in output_dir when there is one."})
+
+
+_CHECKPOINT = re.compile(rf"^{PREFIX_CHECKPOINT_DIR}-(\d+)$")
+
+
+def last_complete_checkpoint(output_dir: str | Path) -> Path | None:
+    """The highest-step ``checkpoint-N`` folder that holds a ``trainer_state.json``.
+
+    >>> import tempfile
+    >>> root = Path(tempfile.mkdtemp())
+    >>> for step, complete in [(2, True), (4, True), (6, False)]:
+    ...     (root / f"checkpoint-{step}").mkdir()
+    ...     _ = complete and (root / f"checkpoint-{step}" / "trainer_state.json").write_text("{}")
+    >>> last_complete_checkpoint(root).name
+    'checkpoint-4'
+    """
+    output_dir = Path(output_dir)
+    if not output_dir.is_dir():
+        return None
+    complete = [
+        (int(match.group(1)), path)
+        for path in output_dir.iterdir()
+        if (match := _CHECKPOINT.match(path.name)) and (path / TRAINER_STATE_NAME).is_file()
+    ]
+    return max(complete)[1] if complete else None
+
+
+def checkpoint_to_resume(args, announce=None) -> str | None:
+    """What a training stage passes to ``Trainer.train(resume_from_checkpoint=...)``: the
+    recipe's ``resume_from_checkpoint`` when set, else with ``auto_resume`` the last complete
+    checkpoint in ``output_dir`` (None: start fresh). ``announce`` (e.g. the accelerator's
+    ``print``) is told ``Resuming from <checkpoint>``."""
+    checkpoint = args.resume_from_checkpoint
+    if checkpoint is None and getattr(args, "auto_resume", False):
+        found = last_complete_checkpoint(args.output_dir)
+        checkpoint = str(found) if found else None
+    if checkpoint and announce is not None:
+        announce(f"Resuming from {checkpoint}")
+    return checkpoint
+
+
+def train_and_save(trainer, args, *, save_dir: str | Path | None = None, baseline=None):
+    """What every training stage does with its trainer: resume (or start), train, save the model
+    (to ``save_dir``, default ``output_dir``) and the trainer state. ``baseline()`` runs before
+    a fresh start only (e.g. the untrained model's evaluation). Returns (train output, baseline's
+    result or None)."""
+    checkpoint = checkpoint_to_resume(args, trainer.accelerator.print)
+    before = baseline() if baseline is not None and not checkpoint else None
+    result = trainer.train(resume_from_checkpoint=checkpoint)
+    trainer.save_model(str(save_dir or args.output_dir))
+    trainer.save_state()
+    return result, before
+
+
+def on_main_process(trainer, summarize) -> dict:
+    """``summarize()`` on the main process (cards, uploads, printing), ``{}`` elsewhere; every
+    process leaves together."""
+    summary = summarize() if trainer.accelerator.is_main_process else {}
+    trainer.accelerator.wait_for_everyone()
+    return summary

@@ -1,0 +1,143 @@
+"""Configuration dataclasses for GRPO recipes: TRL's own plus what R1 needs and TRL lacks.
+
+YAML keys in a recipe are the field names of these dataclasses (TRL's convention), so every
+``GRPOConfig`` / ``TrainingArguments`` / ``ModelConfig`` option works in a recipe unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from trl import GRPOConfig, ScriptArguments
+
+from ..data.templates import PromptArguments
+from ..generation.reflection import REFLECTION_WORDS
+from .checkpoints import ResumeArguments
+
+TASK_COLUMN = "task"  # the dataset column a reward's `tasks` are read from
+
+
+@dataclass
+class RewardSpec:
+    """One entry of a recipe's ``rewards`` list, after normalisation.
+
+    A recipe writes either a bare name (``- accuracy``) or a mapping::
+
+        - name: helpfulness        # a name from `python -m trl_r1 list`
+          weight: 1.0              # its weight in the summed reward
+          kwargs: {model: ...}     # options passed to the reward's factory
+          start_step: -400         # active from this step on (negative: counted from the end)
+          end_step: null           # active before this step (negative: counted from the end)
+          tasks: [general]         # only rows whose `task` column is one of these (others: None)
+
+    Outside its steps or its tasks a reward gives ``None``: TRL leaves it out of that row's
+    summed reward and of its logged mean. A reward with ``tasks`` runs on its rows only.
+    """
+
+    name: str
+    weight: float = 1.0
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    start_step: int | None = None
+    end_step: int | None = None
+    tasks: list[str] | None = None
+
+    @classmethod
+    def parse(cls, entry: Any) -> RewardSpec:
+        if isinstance(entry, str) and entry.lstrip().startswith("{"):
+            entry = json.loads(entry)  # a mapping given on the command line as JSON
+        if isinstance(entry, str):
+            return cls(name=entry)
+        if not isinstance(entry, dict) or "name" not in entry:
+            raise ValueError(f"rewards: each entry is a reward name or a mapping with a `name`, got {entry!r}")
+        unknown = set(entry) - {"name", "weight", "kwargs", "start_step", "end_step", "tasks"}
+        if unknown:
+            raise ValueError(
+                f"rewards: entry {entry['name']!r} has unknown key(s) {sorted(unknown)}; "
+                "accepted: name, weight, kwargs, start_step, end_step, tasks"
+            )
+        spec = cls(**entry)
+        if not isinstance(spec.kwargs, dict):
+            raise ValueError(f"rewards: `kwargs` of {spec.name!r} must be a mapping, got {spec.kwargs!r}")
+        for key in ("start_step", "end_step"):
+            value = getattr(spec, key)
+            if value is not None and not isinstance(value, int):
+                raise ValueError(f"rewards: `{key}` of {spec.name!r} must be an integer step, got {value!r}")
+        if isinstance(spec.tasks, str):
+            spec.tasks = [spec.tasks]
+        if spec.tasks is not None and (
+            not isinstance(spec.tasks, list) or not spec.tasks or not all(isinstance(t, str) and t for t in spec.tasks)
+        ):
+            raise ValueError(f"rewards: `tasks` of {spec.name!r} must be a non-empty list of task names, got {spec.tasks!r}")
+        spec.weight = float(spec.weight)
+        return spec
+
+    @property
+    def scheduled(self) -> bool:
+        return self.start_step is not None or self.end_step is not None
+
+
+@dataclass
+class R1ScriptArguments(ScriptArguments):
+    """Where the prompts come from.
+
+    Args:
+        dataset_name (`str`):
+            A Hub dataset id, a local directory or data file (JSONL, JSON, CSV, Parquet), or a
+            built-in generated dataset such as `builtin:arithmetic` (`python -m trl_r1 list`).
+        dataset_prompt_column (`str`, defaults to `"problem"`):
+            Column holding the question; the prompt template turns it into the model's prompt.
+            Ignored when the dataset already has a `prompt` column.
+        max_train_samples (`int`, *optional*):
+            Keep only the first N training rows (after shuffling with the seed), for quick runs.
+    """
+
+    dataset_prompt_column: str = field(
+        default="problem",
+        metadata={"help": "Column holding the question, turned into the prompt by `prompt_template`."},
+    )
+    max_train_samples: int | None = field(
+        default=None, metadata={"help": "Keep only the first N training rows (quick runs)."}
+    )
+
+
+@dataclass
+class R1GRPOConfig(GRPOConfig, PromptArguments, ResumeArguments):
+    r"""
+    [`trl.GRPOConfig`] plus what DeepSeek-R1 recipes need.
+
+    Args:
+        rewards (`list`):
+            Rewards by registry name (`python -m trl_r1 list`), each a name or a mapping with
+            `name`, `weight`, `kwargs`, `start_step`, `end_step`, `tasks` (see [`RewardSpec`]).
+            Weights become TRL's `reward_weights`; do not set both. `tasks` needs a `task`
+            column in the dataset.
+        prompt_template, system_prompt, chat_examples:
+            How a question becomes a prompt ([`PromptArguments`]).
+        reflection_words (`list[str]`):
+            Words whose rate per 1k completion words is logged every step (R1's "aha moment").
+        auto_resume (`bool`, defaults to `True`):
+            Resume from the last complete checkpoint ([`ResumeArguments`]).
+    """
+
+    rewards: list[str] = field(
+        default_factory=lambda: ["accuracy", "format"],
+        metadata={"help": "Rewards by registry name, or mappings {name, weight, kwargs, start_step, end_step, tasks}."},
+    )
+    reflection_words: list[str] = field(
+        default_factory=lambda: list(REFLECTION_WORDS),
+        metadata={"help": "Words counted per 1k completion words and logged each step."},
+    )
+
+    def __post_init__(self):
+        self.reward_specs = [RewardSpec.parse(entry) for entry in self.rewards or []]
+        if not self.reward_specs:
+            raise ValueError("rewards: a GRPO recipe needs at least one reward")
+        self.check_prompt_arguments()
+        weights = [spec.weight for spec in self.reward_specs]
+        if self.reward_weights is not None and any(w != 1.0 for w in weights):
+            raise ValueError("reward_weights: set weights either per reward in `rewards` or in `reward_weights`, not both")
+        if self.reward_weights is None:
+            self.reward_weights = weights
+        super().__post_init__()

