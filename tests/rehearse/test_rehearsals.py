@@ -88,7 +88,7 @@ def _rank_pid(workdir: Path, rank: int) -> int | None:
             cmdline = (entry / "cmdline").read_bytes()
         except (OSError, ValueError):
             continue
-        if marker in environ and wanted in environ and b"trl_r1.rehearse.child" in cmdline:
+        if marker in environ and wanted in environ and b"-m\x00trl_r1\x00" in cmdline:
             return int(entry.name)
     return None
 

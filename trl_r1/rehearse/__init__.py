@@ -23,7 +23,7 @@ from pathlib import Path
 
 import yaml
 
-WORKDIR_ENV = "TRL_R1_REHEARSAL"  # tells the launched processes (child.py) where the rehearsal lives
+WORKDIR_ENV = "TRL_R1_REHEARSAL"  # tells the launched processes where the rehearsal lives (hooks.py)
 PARTS_FILE, HUB_FILE = "parts.jsonl", "hub.jsonl"
 
 from .scale import MODEL, STEPS, scale, stage_fields  # noqa: E402
@@ -212,7 +212,7 @@ def launch(plan: dict, workdir: Path) -> int:
     env = {**os.environ, WORKDIR_ENV: str(workdir), "TRL_R1_ENGINE_LOG": str(workdir / ENGINE_LOG),
            "HF_HUB_OFFLINE": "1", "WANDB_MODE": "offline", "TOKENIZERS_PARALLELISM": "false",
            "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"), "VLLM_LOGGING_LEVEL": "INFO"}
-    child = ["-m", "trl_r1.rehearse.child", str(plan["recipe"])]
+    child = ["-m", "trl_r1", str(plan["recipe"])]  # the recipe's own command; hooks.py records what ran
     if plan["accelerate"] is not None:
         command = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(plan["accelerate"]), *child]
     else:

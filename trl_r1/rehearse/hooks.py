@@ -1,8 +1,8 @@
-"""The process a rehearsal launches, in place of ``-m trl_r1`` (under ``accelerate launch`` too).
-
-It runs the scaled recipe through trl_r1's own entry point, with two additions: Hub uploads go
-to a local recorder (``hub.jsonl`` and ``hub/<repo>/`` in the rehearsal folder), and every stage
-writes one line to ``parts.jsonl``: its kind, status, wall time and the engines it ran on.
+"""What a rehearsal adds to the processes it launches (``-m trl_r1``, under ``accelerate launch``
+too, and any process a pipeline starts for a stage): Hub uploads go to a local recorder
+(``hub.jsonl`` and ``hub/<repo>/`` in the rehearsal folder), and every stage writes one line to
+``parts.jsonl``: its kind, status, wall time and the engines it ran on. Installed by
+``trl_r1/__init__.py`` when ``$TRL_R1_REHEARSAL`` names a rehearsal folder; nothing else changes.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sys
 import time
 from pathlib import Path
 
@@ -86,24 +85,25 @@ def engines(recipe) -> dict:
     return found
 
 
-def main() -> int:
-    workdir = Path(os.environ[WORKDIR_ENV])
+def install() -> None:
+    """Patch the Hub clients and ``Stage.run`` of this process (once)."""
+    import datasets
     import huggingface_hub
 
+    from ..stages import Stage
+
+    if getattr(Stage, "_rehearsal", False):
+        return
+    workdir = Path(os.environ[WORKDIR_ENV])
     LocalHub.root = workdir
     huggingface_hub.HfApi = LocalHub
-    import datasets
 
     def push_dataset(self, repo_id, **kwargs):
         self.save_to_disk(str(workdir / "hub" / repo_id))
         _append(workdir / HUB_FILE, {"method": "Dataset.push_to_hub", "repo_id": repo_id, "rows": len(self)})
 
     datasets.Dataset.push_to_hub = push_dataset
-
-    from trl_r1.stages import Stage
-
     original = Stage.run
-    main_process = int(os.environ.get("RANK", "0")) == 0
 
     def run(self, recipe):
         start, status = time.time(), "failed"
@@ -112,17 +112,11 @@ def main() -> int:
             status = "ok"
             return summary
         finally:
-            if main_process:
-                output_dir = next((getattr(c, "output_dir") for c in recipe.configs if hasattr(c, "output_dir")), "")
+            if int(os.environ.get("RANK", "0")) == 0:
+                output_dir = next((c.output_dir for c in recipe.configs if hasattr(c, "output_dir")), "")
                 _append(workdir / PARTS_FILE, {"part": Path(str(output_dir)).name, "kind": self.name, "status": status,
                                                "start": start, "seconds": round(time.time() - start, 1),
                                                "engines": engines(recipe)})
 
     Stage.run = run
-    from trl_r1.__main__ import main as cli
-
-    return cli(sys.argv[1:])
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    Stage._rehearsal = True
