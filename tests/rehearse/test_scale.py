@@ -8,7 +8,7 @@ import yaml
 from helpers import REPO
 
 from trl_r1.rehearse import accelerate_config
-from trl_r1.rehearse.scale import MODEL, scale
+from trl_r1.rehearse.scale import scale
 
 
 def _recipe(path: str) -> dict:
@@ -21,7 +21,16 @@ def test_a_rehearsal_of_zero_keeps_rewards_template_loss_beta_and_vllm_mode_and_
     for kept in ("stage", "rewards", "prompt_template", "loss_type", "beta", "use_vllm", "vllm_mode", "bf16",
                  "sync_ref_model", "learning_rate", "temperature", "push_to_hub", "hub_model_id"):
         assert values[kept] == original[kept], kept
-    assert values["model_name_or_path"] == MODEL and values["max_steps"] == 2
+    assert values["max_steps"] == 2
+    # Qwen2.5-7B (base) -> a tiny Qwen2 built here, whose text ends with <|endoftext|> while a chat turn
+    # ends with <|im_end|>, as the real base model's
+    from transformers import AutoConfig, AutoTokenizer
+
+    model = values["model_name_or_path"]
+    assert AutoConfig.from_pretrained(model).architectures == ["Qwen2ForCausalLM"]
+    tokenizer = AutoTokenizer.from_pretrained(model)
+    assert tokenizer.eos_token == "<|endoftext|>"
+    assert tokenizer.apply_chat_template([{"role": "user", "content": "1 + 1?"}], tokenize=False).endswith("<|im_end|>\n")
     assert values["max_completion_length"] <= 64 and values["num_generations"] < original["num_generations"]
     assert values["ref_model_sync_steps"] == 1 and values["save_steps"] == 1  # every event happens
     # the Hub dataset is a stand-in with the column the accuracy reward reads (`answer`)

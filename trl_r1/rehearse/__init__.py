@@ -26,7 +26,7 @@ import yaml
 WORKDIR_ENV = "TRL_R1_REHEARSAL"  # tells the launched processes where the rehearsal lives (hooks.py)
 PARTS_FILE, HUB_FILE = "parts.jsonl", "hub.jsonl"
 
-from .scale import MODEL, STEPS, scale, stage_fields  # noqa: E402
+from .scale import STEPS, scale, stage_fields  # noqa: E402
 
 USAGE = """\
 usage: python -m trl_r1 rehearse RECIPE.yaml [--config_file ACCELERATE.yaml] [--output_dir DIR]
@@ -244,7 +244,7 @@ def table(options: dict, plan: dict, workdir: Path, returncode: int, seconds: fl
     lines = [f"## Rehearsal of {options['recipe']}: {status} in {seconds / 60:.1f} min", ""]
     source = plan["accelerate_source"]
     lines += [f"Launched: {'accelerate launch --config_file ' + str(source) if source else 'one process'}, "
-              f"scaled to {plan['processes']} process(es) on CPU; model {MODEL}.", ""]
+              f"scaled to {plan['processes']} process(es) on CPU.", ""]
     lines += ["### Scaled", "", "| where | field | recipe | rehearsal | why |", "|---|---|---|---|---|"]
     lines += [f"| {w} | {f} | {_short(a)} | {_short(b)} | {why} |" for w, f, a, b, why in plan["notes"]]
     lines += ["", "### Ran", "", "| part | kind | status | seconds | as on a GPU | through a CPU shim |", "|---|---|---|---|---|---|"]

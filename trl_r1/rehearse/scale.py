@@ -12,9 +12,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from . import standins
+from . import models, standins
 
-MODEL = "embedded:SmolLM2-135M-Instruct"  # a Llama-family chat model with ChatML turns (<|im_end|>)
+MODEL = models.EMBEDDED  # models of unknown family, and the stand-in reward models
 STEPS = 2
 GENERATIONS = 4
 COMPLETION_TOKENS = 32
@@ -82,8 +82,11 @@ def scale(kind: str, values: dict[str, Any], workdir: Path, name: str, overrides
         rewards = [_stand_in_reward_model(r, workdir, notes) for r in rewards]
         values["rewards"] = rewards
     model = values.get("model_name_or_path")
-    if model and not _is_reference(model) and model != MODEL:
-        change("model_name_or_path", MODEL, "a small model of the Llama family, chat template and end of turn kept")
+    if model and not _is_reference(model) and model != MODEL and not str(model).startswith(str(workdir)):
+        family = models.family(model)
+        change("model_name_or_path", models.stand_in(model, workdir / "standins" / "models"),
+               f"a tiny random {family} model built here: the family's chat template and end of text" if family
+               else "the embedded model (family unknown)")
     _stand_in_datasets(kind, values, workdir / "standins" / name, change)
     return values, notes
 
