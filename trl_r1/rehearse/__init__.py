@@ -225,6 +225,7 @@ def launch(plan: dict, workdir: Path) -> int:
             for line in process.stdout:
                 sys.stdout.write(line)
                 log.write(line)
+                log.flush()
             return process.wait()
     finally:
         for server in servers:
