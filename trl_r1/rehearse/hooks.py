@@ -120,3 +120,12 @@ def install() -> None:
 
     Stage.run = run
     Stage._rehearsal = True
+    if os.environ.get("ACCELERATE_USE_DEEPSPEED") == "true":
+        # DeepSpeed's handler filters at WARNING whatever the Trainer's log_level; let its own
+        # INFO lines (ZeRO stage, offload, engine configuration) through to the rehearsal's log.
+        import logging
+
+        from deepspeed.utils import logger as deepspeed_logger
+
+        for handler in deepspeed_logger.handlers:
+            handler.setLevel(logging.INFO)
