@@ -18,6 +18,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from .base import check_batch
+
 
 class ForTasks:
     """A TRL reward applied to the rows whose ``column`` value is one of ``tasks``; ``None`` elsewhere.
@@ -51,6 +53,7 @@ class ForTasks:
                 f"Reward {self.__name__!r} applies to tasks {list(self.tasks)}, read from the {self.column!r} column, "
                 "which the dataset does not have."
             )
+        check_batch(self.__name__, prompts, completions, kwargs)
         n = len(completions)
         rows = self.rows(kwargs[self.column])
         if len(rows) == n:
