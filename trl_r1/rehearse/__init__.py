@@ -118,12 +118,12 @@ def prepare(options: dict, workdir: Path) -> dict:
 
     def scaled(kind: str, values: dict, name: str, where: str, overrides: bool = False) -> dict:
         fields = stage_fields(kind)
-        for key, value in options["overrides"].items():
-            if key in fields and values.get(key) != value and (key in values or not overrides):
-                notes.append((where, key, values.get(key), value, "set on the rehearse command line"))
-                values = {**values, key: value}
         new, changes = scale(kind, values, workdir, name, overrides=overrides, steps=int(options["steps"] or STEPS))
         notes.extend((where, *change) for change in changes)
+        for key, value in options["overrides"].items():  # the command line wins over the scaling
+            if key in fields and new.get(key) != value and (key in values or not overrides):
+                notes.append((where, key, values.get(key), value, "set on the rehearse command line"))
+                new[key] = value
         if kind == "grpo" and new.get("use_vllm") and new.get("vllm_mode") == "server" and not overrides:
             port = _free_port()
             servers.append({"model": new["model_name_or_path"], "port": port, "dtype": new.get("dtype") or "float32",

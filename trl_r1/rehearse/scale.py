@@ -18,7 +18,7 @@ MODEL = models.EMBEDDED  # models of unknown family, and the stand-in reward mod
 STEPS = 2
 GENERATIONS = 4
 COMPLETION_TOKENS = 32
-CONTEXT_TOKENS = 256
+CONTEXT_TOKENS = 1024  # prompt + completion; a tiny family tokenizer spells a template in ~300 tokens
 ROWS = 16
 VLLM_MEMORY_SHARE = 0.1  # of the RAM per colocated engine group (cpu_engines.kv_cache_bytes)
 
@@ -33,9 +33,9 @@ _LIMITS = {
              "max_completion_length": COMPLETION_TOKENS, "max_prompt_length": CONTEXT_TOKENS // 2,
              "vllm_max_model_length": CONTEXT_TOKENS, "vllm_gpu_memory_utilization": VLLM_MEMORY_SHARE,
              "ref_model_sync_steps": 1, "per_device_eval_batch_size": GENERATIONS},
-    "sft": {**_TRAINING, "per_device_train_batch_size": 2, "max_length": CONTEXT_TOKENS},
+    "sft": {**_TRAINING, "per_device_train_batch_size": 2, "max_length": 256},
     "reward_model": {**_TRAINING, "per_device_train_batch_size": 2, "per_device_eval_batch_size": 2,
-                     "max_length": CONTEXT_TOKENS},
+                     "max_length": 256},
     "sample": {"num_samples": 2, "max_new_tokens": COMPLETION_TOKENS, "batch_size": 4, "max_prompts": 4},
     "evaluate": {"num_samples": 2, "max_new_tokens": COMPLETION_TOKENS, "batch_size": 4, "max_questions": 4},
 }
