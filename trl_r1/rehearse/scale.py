@@ -77,6 +77,8 @@ def scale(kind: str, values: dict[str, Any], workdir: Path, name: str, overrides
             change("log_level", "info", "the engines' own log lines (DeepSpeed logs at info)")
     if kind != "pipeline" and not overrides:
         change("output_dir", str(workdir / "out" / name))
+    if "hardware" in values:  # the GPUs `plan` sizes the run for; here the machine is this one
+        notes.append(("hardware", values.pop("hardware"), None, "planned for GPUs (`plan`), not rehearsed"))
     if kind == "grpo" and isinstance(values.get("rewards"), list):
         rewards = [_scale_window(r, old_steps, steps, notes) for r in values["rewards"]]
         rewards = [_stand_in_reward_model(r, workdir, notes) for r in rewards]
