@@ -14,6 +14,7 @@ usage: python -m trl_r1 RECIPE.yaml [--field value ...]
        python -m trl_r1 plan RECIPE.yaml [--gpu H100-80GB --gpus 8 ...]
                                                per-GPU peak memory, per-step work, fits or not
        python -m trl_r1 list                   recipes, stage kinds, rewards, built-in datasets
+       python -m trl_r1 rehearse RECIPE.yaml   run a (GPU) recipe here in miniature, on the real engines
        python -m trl_r1 decontaminate TRAIN --against EVAL[:name] ... --output OUT
                                                drop training rows sharing a 10-gram with a test question
        python -m trl_r1 convert-lcb IN... OUT.jsonl [--since 2024-08-01 --until 2025-01-31]
@@ -67,6 +68,10 @@ def main(argv: list[str] | None = None) -> int:
         from .data.livecodebench import main as convert_lcb
 
         return convert_lcb(argv[1:])
+    if argv[0] == "rehearse":
+        from .rehearse import main as rehearse
+
+        return rehearse(argv[1:])
     if argv[0] == "plan":
         from .plan import main as plan
 

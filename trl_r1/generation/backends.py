@@ -113,7 +113,10 @@ class VLLMBackend:
     def __init__(self, model: str, dtype: str = "auto", max_model_len: int | None = None, tensor_parallel_size: int = 1):
         from vllm import LLM
 
-        self.llm = LLM(model=model, dtype=dtype, max_model_len=max_model_len, tensor_parallel_size=tensor_parallel_size)
+        from ..train.cpu_engines import offline_engine_kwargs
+
+        self.llm = LLM(model=model, dtype=dtype, max_model_len=max_model_len, tensor_parallel_size=tensor_parallel_size,
+                       **offline_engine_kwargs(model))
 
     def generate(self, prompts: list, sampling: Sampling) -> list[list[Completion]]:
         from vllm import SamplingParams

@@ -102,4 +102,6 @@ def run(recipe) -> dict:
             print(f"  mean reward, first 5 logged steps: {span[0]:.3f}; last 5: {span[1]:.3f}")
         return summary
 
-    return on_main_process(trainer, summarize)
+    summary = on_main_process(trainer, summarize)
+    trainer.release_vllm()
+    return summary

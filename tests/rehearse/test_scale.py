@@ -1,0 +1,72 @@
+"""What a rehearsal scales and what it keeps (no engines needed: nothing runs)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from helpers import REPO
+
+from trl_r1.rehearse import accelerate_config
+from trl_r1.rehearse.scale import scale
+
+
+def _recipe(path: str) -> dict:
+    return yaml.safe_load((REPO / path).read_text())
+
+
+def test_a_rehearsal_of_zero_keeps_rewards_template_loss_beta_and_vllm_mode_and_scales_the_rest(tmp_path):
+    original = _recipe("recipes/zero.yaml")
+    values, notes = scale("grpo", original, tmp_path, "zero")
+    for kept in ("stage", "rewards", "prompt_template", "loss_type", "beta", "use_vllm", "vllm_mode", "bf16",
+                 "sync_ref_model", "learning_rate", "temperature", "push_to_hub", "hub_model_id"):
+        assert values[kept] == original[kept], kept
+    assert values["max_steps"] == 2
+    # Qwen2.5-7B (base) -> a tiny Qwen2 built here, whose text ends with <|endoftext|> while a chat turn
+    # ends with <|im_end|>, as the real base model's
+    from transformers import AutoConfig, AutoTokenizer
+
+    model = values["model_name_or_path"]
+    assert AutoConfig.from_pretrained(model).architectures == ["Qwen2ForCausalLM"]
+    tokenizer = AutoTokenizer.from_pretrained(model)
+    assert tokenizer.eos_token == "<|endoftext|>"
+    assert tokenizer.apply_chat_template([{"role": "user", "content": "1 + 1?"}], tokenize=False).endswith("<|im_end|>\n")
+    assert values["max_completion_length"] <= 64 and values["num_generations"] < original["num_generations"]
+    assert values["ref_model_sync_steps"] == 1 and values["save_steps"] == 1  # every event happens
+    # the Hub dataset is a stand-in with the column the accuracy reward reads (`answer`)
+    import datasets
+
+    standin = datasets.load_from_disk(values["dataset_name"])
+    assert {"problem", "answer"} <= set(standin["train"].column_names)
+    assert {note[0] for note in notes} >= {"model_name_or_path", "dataset_name", "max_steps"}
+
+
+def test_a_reward_window_counted_from_the_end_still_opens_within_the_rehearsal(tmp_path):
+    original = _recipe("recipes/r1/stage4_all_scenarios.yaml")
+    rewards = [{**r, "kwargs": {}} if r["name"] in ("safety", "helpfulness") else r for r in original["rewards"]]
+    values, notes = scale("grpo", {**original, "rewards": rewards}, tmp_path, "s4", steps=3)
+    windows = {r["name"]: r.get("start_step") for r in values["rewards"]}
+    assert windows["safety"] == windows["helpfulness"] == -1  # the last of 3 steps, as -400 of 1700
+    assert windows["accuracy"] is None
+    assert ("rewards.safety.start_step", -400, -1, "the window opens within the run") in notes
+    assert values["dataset_name"] == original["dataset_name"]  # a local data file is kept: it must exist
+
+
+def test_hub_datasets_become_stand_ins_with_the_columns_and_splits_the_recipe_reads(tmp_path):
+    import datasets
+
+    original = _recipe("recipes/r1/stage4_safety_rm.yaml")
+    values, _ = scale("reward_model", original, tmp_path, "safety_rm")
+    standin = datasets.load_from_disk(values["dataset_name"])
+    assert set(standin) == {"330k_train", "330k_test"}
+    assert set(standin["330k_train"].column_names) == {"prompt", "response", "is_safe"}
+
+
+def test_the_accelerate_config_keeps_deepspeed_and_comes_down_to_two_cpu_processes():
+    notes = []
+    config, processes = accelerate_config(REPO / "recipes/accelerate/zero3_offload.yaml", None, notes)
+    assert processes == 2 and config["num_processes"] == 2 and config["use_cpu"] is True
+    assert config["distributed_type"] == "DEEPSPEED" and config["mixed_precision"] == "no"
+    assert config["deepspeed_config"]["zero_stage"] == 3
+    assert config["deepspeed_config"]["offload_optimizer_device"] == "cpu"
+    assert ("accelerate", "num_processes", 8, 2, "this machine") in notes

@@ -1,0 +1,131 @@
+"""What a rehearsal adds to the processes it launches (``-m trl_r1``, under ``accelerate launch``
+too, and any process a pipeline starts for a stage): Hub uploads go to a local recorder
+(``hub.jsonl`` and ``hub/<repo>/`` in the rehearsal folder), and every stage writes one line to
+``parts.jsonl``: its kind, status, wall time and the engines it ran on. Installed by
+``trl_r1/__init__.py`` when ``$TRL_R1_REHEARSAL`` names a rehearsal folder; nothing else changes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+from . import HUB_FILE, PARTS_FILE, WORKDIR_ENV
+
+
+def _append(path: Path, entry: dict) -> None:
+    with path.open("a") as f:
+        f.write(json.dumps(entry, default=str) + "\n")
+
+
+class LocalHub:
+    """Stands in for ``huggingface_hub.HfApi``: uploads are copied under ``hub/<repo_id>/`` and
+    each call is a line of ``hub.jsonl``."""
+
+    root: Path
+
+    def __init__(self, token=None, **_):
+        pass
+
+    def _record(self, method: str, repo_id: str, **details) -> None:
+        _append(self.root / HUB_FILE, {"method": method, "repo_id": repo_id, **details})
+
+    def create_repo(self, repo_id, **kwargs):
+        self._record("create_repo", repo_id, **{k: v for k, v in kwargs.items() if k in ("private", "repo_type")})
+        return f"local://{repo_id}"
+
+    def upload_folder(self, *, repo_id, folder_path, **kwargs):
+        target = self.root / "hub" / repo_id
+        shutil.copytree(folder_path, target, dirs_exist_ok=True,
+                        ignore=shutil.ignore_patterns(*(kwargs.get("ignore_patterns") or [])))
+        files = sorted(str(p.relative_to(target)) for p in target.rglob("*") if p.is_file())
+        self._record("upload_folder", repo_id, files=files, repo_type=kwargs.get("repo_type"))
+        return f"local://{repo_id}"
+
+    def upload_file(self, *, repo_id, path_or_fileobj, path_in_repo, **kwargs):
+        target = self.root / "hub" / repo_id / path_in_repo
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(path_or_fileobj, (str, os.PathLike)):
+            shutil.copy(path_or_fileobj, target)
+        else:
+            target.write_bytes(path_or_fileobj if isinstance(path_or_fileobj, bytes) else path_or_fileobj.read())
+        self._record("upload_file", repo_id, path_in_repo=path_in_repo, repo_type=kwargs.get("repo_type"))
+        return f"local://{repo_id}/{path_in_repo}"
+
+
+def engines(recipe) -> dict:
+    """What a stage ran on: its processes and distribution (accelerate, DeepSpeed) and its
+    generation engine, read from the accelerator state and the recipe's configuration."""
+    found: dict = {}
+    config = {k: v for c in recipe.configs for k, v in vars(c).items()}
+    try:
+        from accelerate.state import AcceleratorState
+
+        state = AcceleratorState._shared_state
+        if state:
+            found["distributed"] = str(state.get("distributed_type", "")).split(".")[-1]
+            found["processes"] = state.get("num_processes")
+            plugin = state.get("deepspeed_plugins")
+            plugin = next(iter(plugin.values())) if isinstance(plugin, dict) else plugin
+            if plugin is not None:
+                zero = plugin.deepspeed_config.get("zero_optimization", {})
+                offload = [f"{part} -> {zero[key]['device']}" for part, key in
+                           (("optimizer", "offload_optimizer"), ("parameters", "offload_param"))
+                           if zero.get(key, {}).get("device") not in (None, "none")]
+                found["deepspeed"] = f"ZeRO-{zero.get('stage')}" + (f", offload {', '.join(offload)}" if offload else "")
+    except Exception as e:  # the record must never fail the stage it describes
+        found["distributed_error"] = repr(e)
+    if recipe.stage.name == "grpo":
+        found["rollouts"] = f"vLLM {config.get('vllm_mode')}" if config.get("use_vllm") else "transformers generate"
+    if recipe.stage.name in ("sample", "evaluate"):
+        found["generation"] = config.get("backend")
+    return found
+
+
+def install() -> None:
+    """Patch the Hub clients and ``Stage.run`` of this process (once)."""
+    import datasets
+    import huggingface_hub
+
+    from ..stages import Stage
+
+    if getattr(Stage, "_rehearsal", False):
+        return
+    workdir = Path(os.environ[WORKDIR_ENV])
+    LocalHub.root = workdir
+    huggingface_hub.HfApi = LocalHub
+
+    def push_dataset(self, repo_id, **kwargs):
+        self.save_to_disk(str(workdir / "hub" / repo_id))
+        _append(workdir / HUB_FILE, {"method": "Dataset.push_to_hub", "repo_id": repo_id, "rows": len(self)})
+
+    datasets.Dataset.push_to_hub = push_dataset
+    original = Stage.run
+
+    def run(self, recipe):
+        start, status = time.time(), "failed"
+        try:
+            summary = original(self, recipe)
+            status = "ok"
+            return summary
+        finally:
+            if int(os.environ.get("RANK", "0")) == 0:
+                output_dir = next((c.output_dir for c in recipe.configs if hasattr(c, "output_dir")), "")
+                _append(workdir / PARTS_FILE, {"part": Path(str(output_dir)).name, "kind": self.name, "status": status,
+                                               "start": start, "seconds": round(time.time() - start, 1),
+                                               "engines": engines(recipe)})
+
+    Stage.run = run
+    Stage._rehearsal = True
+    if os.environ.get("ACCELERATE_USE_DEEPSPEED") == "true":
+        # DeepSpeed's handler filters at WARNING whatever the Trainer's log_level; let its own
+        # INFO lines (ZeRO stage, offload, engine configuration) through to the rehearsal's log.
+        import logging
+
+        from deepspeed.utils import logger as deepspeed_logger
+
+        for handler in deepspeed_logger.handlers:
+            handler.setLevel(logging.INFO)
