@@ -3,12 +3,11 @@ r"""accuracy: right where TRL's accuracy_reward is wrong, never raises, bounded 
 import time
 
 import pytest
+import scoring_helpers
 from trl.rewards import accuracy_reward
 from trl_r1_rewards import accuracy as accuracy_module
 from trl_r1_rewards import load_reward
 from trl_r1_rewards.accuracy import AccuracyReward
-
-import scoring_helpers
 
 
 @pytest.fixture(scope="module")

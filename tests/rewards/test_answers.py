@@ -1,7 +1,6 @@
 r"""answers: parts, prose and cost of a final answer, and the equivalence cons@k groups by."""
 
 import pytest
-
 from trl_r1_rewards.accuracy import answers_match, extract_answer, read_gold
 from trl_r1_rewards.answers import is_prose, normalise_text, split_parts, too_costly
 from trl_r1_rewards.text import final_boxes

@@ -1,7 +1,6 @@
 """What every reward shares: a caller's mistake in the batch's shape is named, never a zip() error."""
 
 import pytest
-
 from trl_r1_rewards import load_reward
 from trl_r1_rewards.routing import for_tasks
 

@@ -148,7 +148,6 @@ def test_safety_reads_a_response_longer_than_2048_tokens_whole(tmp_path):
     """R1 judges the whole response, up to 32k tokens; the reward cut at 2,048 tokens by default.
     By default it now reads as much as the model does (here a classifier declaring 4,096)."""
     from helpers import build_tiny_classifier
-
     from trl_r1_rewards.classifier import model_max_length
 
     path = build_tiny_classifier(tmp_path / "long", max_position_embeddings=4096)

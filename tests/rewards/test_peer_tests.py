@@ -15,7 +15,6 @@ import threading
 from dataclasses import dataclass, replace
 
 import pytest
-
 from trl_r1_rewards.accuracy import AccuracyReward
 from trl_r1_rewards.format import FormatReward
 
@@ -126,7 +125,11 @@ def ours(case: Case) -> float | None:
 
 def theirs(case: Case) -> float | None:
     """TRL's verdict, from TRL itself (Open-R1 is not installed: its cases keep its expectations)."""
-    from trl.rewards import accuracy_reward, reasoning_accuracy_reward, think_format_reward
+    from trl.rewards import (
+        accuracy_reward,
+        reasoning_accuracy_reward,
+        think_format_reward,
+    )
 
     completion = [[{"content": case.completion}]]
     if case.function == "reasoning_accuracy_reward":

@@ -104,6 +104,15 @@ def test_trains_on_the_sample_stage_dataset_folder_and_pushes(tiny_model, tmp_pa
     assert summary["hub"].startswith("https://huggingface.co/me/tiny-sft")
 
 
+def test_an_empty_dataset_fails_naming_it_before_the_model_loads(tiny_model, tmp_path):
+    """What a rejection-sampling stage that kept nothing leaves: SFT says so instead of stopping
+    inside the trainer."""
+    folder = tmp_path / "kept_nothing"
+    Dataset.from_list([{"messages": chat(), "task": "reasoning", "source": "x"}]).select([]).save_to_disk(str(folder), num_shards=1)
+    with pytest.raises(ValueError, match=f"dataset_name: {re.escape(str(folder))} has no conversation to train on"):
+        run_recipe(sft_recipe(tiny_model, folder, tmp_path / "out", max_steps=1))
+
+
 def test_loss_decreases_on_a_repeated_problem_response_example(tiny_model, tmp_path):
     data = write_jsonl(tmp_path / "d.jsonl", [{"problem": QUESTION, "response": ANSWER}] * 16)
     out = tmp_path / "out"

@@ -106,8 +106,8 @@ def prepare(options: dict, workdir: Path) -> dict:
     """Write the scaled recipe(s) and accelerate config into ``workdir``; what to launch."""
     from ..recipe import read_yaml
     from ..stages import get_stage
-    from ..stages.pipeline import steps as pipeline_steps
     from ..stages.pipeline import PipelineConfig
+    from ..stages.pipeline import steps as pipeline_steps
 
     recipe_path = options["recipe"].resolve()
     values = read_yaml(recipe_path)

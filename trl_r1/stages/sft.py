@@ -237,6 +237,9 @@ def training_data(script_args: SFTScriptArguments, args: R1SFTConfig) -> tuple[D
         if args.process_index == 0:
             print(f"Decontamination against {', '.join(index.benchmarks)}: {report}")
     train = subsample(train, script_args.max_train_samples, args.seed)
+    if len(train) == 0:  # e.g. a rejection-sampling stage that kept nothing; SFTTrainer would stop obscurely
+        raise ValueError(f"dataset_name: {script_args.dataset_name} has no conversation to train on"
+                         f"{' after decontamination' if report is not None and report.removed else ''}")
     return train, report
 
 

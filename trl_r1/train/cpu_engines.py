@@ -137,7 +137,9 @@ def reload_in_place(model_runner, weights) -> None:
     then repack the embedding-shaped layers (an output layer tied to the embedding shares its
     weight, so the reload leaves its packed copy stale)."""
     from vllm.model_executor.layers.utils import dispatch_cpu_unquantized_gemm
-    from vllm.model_executor.layers.vocab_parallel_embedding import VocabParallelEmbedding
+    from vllm.model_executor.layers.vocab_parallel_embedding import (
+        VocabParallelEmbedding,
+    )
 
     model_runner.reload_weights(weights_iterator=iter(weights))
     for module in model_runner.get_model().modules():
