@@ -42,12 +42,12 @@ def test_a_rehearsal_of_zero_keeps_rewards_template_loss_beta_and_vllm_mode_and_
 def test_a_reward_window_counted_from_the_end_still_opens_within_the_rehearsal(tmp_path):
     original = _recipe("recipes/r1/stage4_all_scenarios.yaml")
     rewards = [{**r, "kwargs": {}} if r["name"] in ("safety", "helpfulness") else r for r in original["rewards"]]
-    values, notes = scale("grpo", {**original, "rewards": rewards}, tmp_path, "s4", steps=3)
+    # -400 of 1,700 steps, as in the paper (this recipe runs those 400 steps on their own)
+    values, notes = scale("grpo", {**original, "rewards": rewards, "max_steps": 1700}, tmp_path, "s4", steps=3)
     windows = {r["name"]: r.get("start_step") for r in values["rewards"]}
     assert windows["safety"] == windows["helpfulness"] == -1  # the last of 3 steps, as -400 of 1700
     assert windows["accuracy"] is None
     assert ("rewards.safety.start_step", -400, -1, "the window opens within the run") in notes
-    assert values["dataset_name"] == original["dataset_name"]  # a local data file is kept: it must exist
 
 
 def test_hub_datasets_become_stand_ins_with_the_columns_and_splits_the_recipe_reads(tmp_path):
