@@ -130,6 +130,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--beta", type=float, default=0.0)
     parser.add_argument("--bf16", action="store_true", help="bf16 autocast (CPUs with AVX512-BF16 or AMX)")
     parser.add_argument("--trainers", default="r1,trl", help="comma-separated: r1 (R1GRPOTrainer), trl (GRPOTrainer)")
+    parser.add_argument("--peak-seconds", type=float, default=1.0, help="time spent measuring each matmul peak")
     args = parser.parse_args(argv)
 
     from trl_r1.models import resolve_model
@@ -143,7 +144,7 @@ def main(argv=None) -> dict:
           f"{g} completions of <= {args.max_completion_length} tokens per step, beta {args.beta}, "
           f"{'bf16 autocast' if args.bf16 else 'fp32'}, {torch.get_num_threads()} threads")
     tokens = g * (100 + args.max_completion_length)
-    peaks = {name: matmul_peak(tokens, hidden, inner, dtype) for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16))}
+    peaks = {name: matmul_peak(tokens, hidden, inner, dtype, args.peak_seconds) for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16))}
     print(f"matmul peak at ({tokens} x {hidden}) @ ({hidden} x {inner}): "
           + ", ".join(f"{k} {v / 1e9:.1f} GFLOP/s" for k, v in peaks.items()))
 

@@ -157,7 +157,7 @@ def evaluation_recipes(eval_recipe: str | Path, models: dict[str, str], prompt: 
 
     values = read_yaml(eval_recipe)
     if values.get("stage") != "evaluate":
-        raise ValueError(f"eval_recipe: {eval_recipe} is a `{values.get('stage')}` recipe, not an `evaluate` one")
+        raise ValueError(f"{eval_recipe} is a `{values.get('stage')}` recipe, not an `evaluate` one")
     recipes = {}
     for name, model in models.items():
         for mode, overrides in MODES.items():
