@@ -28,7 +28,7 @@ def pip(*args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=120)
 
 
-def python(*argv: str, timeout: float = 120) -> subprocess.CompletedProcess:
+def python(*argv: str, timeout: float = 300) -> subprocess.CompletedProcess:
     """``python ARGV`` in a fresh interpreter (offline); fails the test on a non-zero exit."""
     result = subprocess.run([sys.executable, *argv], capture_output=True, text=True, timeout=timeout, env=ENV, cwd=REPO)
     assert result.returncode == 0, f"exit {result.returncode}\nstdout:\n{result.stdout[-3000:]}\nstderr:\n{result.stderr[-5000:]}"

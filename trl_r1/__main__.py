@@ -9,7 +9,10 @@ USAGE = """\
 usage: python -m trl_r1 RECIPE.yaml [--field value ...]
        accelerate launch [accelerate options] -m trl_r1 RECIPE.yaml [--field value ...]
        python -m trl_r1 RECIPE.yaml --help     the fields the recipe's stage accepts
-       python -m trl_r1 check RECIPE.yaml ...  validate a recipe (also one meant for GPUs) and stop
+       python -m trl_r1 check RECIPE.yaml ...  validate a recipe (also one meant for GPUs) and stop;
+                                               with a `hardware:` entry, also plan it (below)
+       python -m trl_r1 plan RECIPE.yaml [--gpu H100-80GB --gpus 8 ...]
+                                               per-GPU peak memory, per-step work, fits or not
        python -m trl_r1 list                   recipes, stage kinds, rewards, built-in datasets
        python -m trl_r1 decontaminate TRAIN --against EVAL[:name] ... --output OUT
                                                drop training rows sharing a 10-gram with a test question
@@ -64,6 +67,10 @@ def main(argv: list[str] | None = None) -> int:
         from .data.livecodebench import main as convert_lcb
 
         return convert_lcb(argv[1:])
+    if argv[0] == "plan":
+        from .plan import main as plan
+
+        return plan(argv[1:])
     if argv[0] == "compare":
         from .generation.compare import main as compare
 
@@ -93,7 +100,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if check_only:
         print(f"{path}: valid `{recipe.stage.name}` recipe")
-        return 0
+        if recipe.hardware is None:
+            return 0
+        from .plan import check_fits
+
+        return check_fits(path, overrides)
     recipe.stage.run(recipe)
     return 0
 

@@ -1,6 +1,7 @@
 """What a recipe is, and turning one into validated configuration before anything loads.
 
-A recipe is a YAML mapping: ``stage:`` names the stage kind (``python -m trl_r1 list``), every
+A recipe is a YAML mapping: ``stage:`` names the stage kind (``python -m trl_r1 list``), an
+optional ``hardware:`` the GPUs it is sized for (``trl_r1.plan.hardware``), every
 other key is a field of that stage's configuration dataclasses (TRL's convention: YAML keys are
 field names). Command-line ``--field value`` pairs override the YAML. Anything wrong (unknown
 field, wrong type, bad value, unknown reward) fails here with the field named, before a model
@@ -35,6 +36,7 @@ class Recipe:
     configs: tuple  # one instance per dataclass in stage.arguments, in that order
     values: dict[str, Any]  # the YAML values the recipe was built from (for cards and logs)
     overrides: list[str]
+    hardware: dict | None = None  # the `hardware:` mapping: what `plan` and `check` size it for
 
     def to_yaml(self) -> str:
         """The recipe as it ran: its YAML, then the command-line overrides as a comment."""
@@ -85,6 +87,14 @@ def _load_recipe(path, overrides, values, check_only) -> Recipe:
         stage = get_stage(values.pop("stage"))
     except KeyError as e:
         raise RecipeError(f"{where}: {e.args[0]}") from None
+    hardware = values.pop("hardware", None)
+    if hardware is not None:
+        from .plan.hardware import from_recipe
+
+        try:
+            from_recipe(hardware, path)
+        except ValueError as e:
+            raise RecipeError(f"{where}: {e}") from None
 
     prepare = getattr(stage.module, "prepare", None)  # a stage may resolve paths against its file
     if prepare is not None:
@@ -119,7 +129,10 @@ def _load_recipe(path, overrides, values, check_only) -> Recipe:
         stage.validate(*configs)
     except (ValueError, TypeError, KeyError) as e:
         raise RecipeError(f"{where}: {e}") from e
-    return Recipe(Path(path) if path else None, stage, tuple(configs), {"stage": stage.name, **values}, overrides)
+    # `hardware:` stays out of `values`: the recipe as it ran is written next to its outputs, where
+    # the accelerate config's relative path would no longer resolve
+    return Recipe(Path(path) if path else None, stage, tuple(configs), {"stage": stage.name, **values}, overrides,
+                  hardware)
 
 
 def _fields(classes) -> dict[str, Any]:

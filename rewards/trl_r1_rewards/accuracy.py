@@ -1,28 +1,10 @@
-r"""``accuracy``: is the final answer mathematically equal to the gold one? (R1's math reward.)
-
-The gold comes from a dataset column as stored in real datasets: bare LaTeX (``\sqrt{3}``,
-``2\pi``, ``(1,2)``, ``\frac12``, ``C``), ``$...$``-delimited text, or MATH-style ``\boxed{..}``.
-The prediction is the last ``\boxed{..}`` of the answer region (after ``</think>``, or inside
-``<answer>`` with ``answer_tags``), else the tail of that region. math-verify parses both and
-decides equality (``1/2 == 0.5 == \frac{1}{2}``, intervals, sets, equations).
-
-Scoring runs in worker processes (:mod:`trl_r1_rewards.parallel`), each pair under a hard
-deadline that holds from any thread; a pair that exceeds it scores 0.0 and is counted.
-Workers cache parsed golds and verdicts: in GRPO each gold comes back once per generation.
-
-Two things never reach the workers (:func:`fast_score`, in the calling process):
-
-- *duplicates*: identical ``(gold, answer, boxed)`` triples of a batch (a GRPO group repeats
-  its right answer many times) are scored once;
-- *plain numbers*: when the gold and the answer are both plain decimals (``42``, ``-0.5``,
-  ``007``; no ``1,000``, no ``1e3``), they are compared exactly, which is what math-verify
-  decides on them, except for unequal numbers closer than its float rounding, which still
-  go to math-verify. Integers are every answer of AIME and GSM8K and most of MATH's.
-
-In the workers, math-verify's LaTeX parser (ANTLR) first predicts in SLL mode and falls back
-to its default full-context LL mode only on a syntax error (:func:`fast_parsing`): ANTLR
-guarantees that an SLL parse without syntax error yields the very tree LL would, and LL's
-full-context prediction is what makes ``(1,2)`` or ``\{1,2\}`` cost 30-50 ms a parse.
+r"""``accuracy``: is the final answer the gold one, as a careful grader would decide? (R1's math
+reward.) Golds are read as real datasets store them (bare LaTeX, ``$...$`` text, boxes, lists,
+words); the prediction is the final boxes of the answer region. A multi-part gold needs every
+part, a single gold takes the last box, words compare as normalised text
+(:mod:`trl_r1_rewards.answers`) and mathematics is math-verify's call, in worker processes under
+CPU deadlines (:mod:`trl_r1_rewards.parallel`). Duplicates and plain numbers are settled in the
+calling process (:func:`fast_score`); rewards/README.md, "accuracy", has the rules and the costs.
 """
 
 from __future__ import annotations
@@ -38,9 +20,20 @@ from typing import Any
 
 from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse, verify
 
+from .answers import (
+    MAX_NESTING,
+    MAX_PARTS,
+    is_prose,
+    nesting_depth,
+    normalise_text,
+    number_from_words,
+    split_parts,
+    stated_text,
+    too_costly,
+)
 from .base import Reward
 from .parallel import Failure, default_num_workers, shared_pool
-from .text import answer_region, completion_text, last_boxed
+from .text import answer_region, completion_text, final_boxes, last_boxed
 
 # Without a \boxed{}, only the end of the answer region is parsed: that is where answers are,
 # and it bounds the work on a megabyte of rambling.
@@ -138,23 +131,172 @@ def parse_answer(answer: str, boxed: bool) -> list:
     return _parse_expression(answer) if boxed else parse(answer, parsing_timeout=None)
 
 
-@functools.lru_cache(maxsize=16384)
-def score_answer(task: tuple[str, str | None, bool]) -> tuple[float | None, str | None]:
-    """Score one ``(gold, answer, boxed)`` triple -> ``(reward, counter or None)``.
+# A prose gold longer than this is a sentence, not an answer: it cannot be graded as text.
+MAX_PROSE_WORDS = 3
 
-    ``answer`` is the content of a ``\\boxed{}`` when ``boxed``, else free text; ``None``
-    when the completion never answered. Runs in a worker; module-level so that it pickles.
+
+@functools.lru_cache(maxsize=4096)
+def read_gold(gold: str) -> tuple[str, tuple[str, ...]]:
+    r"""How a gold is graded: ``("math", ())`` one mathematical answer (math-verify);
+    ``("parts", parts)`` several, compared as a set; ``("number", (digits,))`` a number in
+    words; ``("prose", (words,))`` normalised text; ``("none", ())`` not gradable (a sentence).
+
+    >>> read_gold(r"\(\boxed{1}\) and \(\boxed{-2}\)"), read_gold("(2, 2), (6, 2)")
+    (('parts', ('1', '-2')), ('parts', ('(2, 2)', '(6, 2)')))
+    >>> read_gold(r"\text{The Alice}"), read_gold(r"\frac{1}{2}"), read_gold("It is forty two.")
+    (('prose', ('alice',)), ('math', ()), ('none', ()))
+    >>> read_gold("forty two")
+    ('number', ('42',))
+    """
+    boxes = final_boxes(gold)
+    if not boxes and _MATH_DELIMITERS.search(gold):  # delimited math inside prose: math-verify finds it
+        return "math", ()
+    expressions = boxes or [gold]
+    if len(expressions) == 1 and is_prose(expressions[0]):
+        number = number_from_words(expressions[0])
+        if number is not None:
+            return "number", (str(number),)
+        words = normalise_text(expressions[0])
+        return ("prose", (words,)) if 0 < len(words.split()) <= MAX_PROSE_WORDS else ("none", ())
+    parts = _unique(part for expression in expressions for part in split_parts(expression))
+    if 2 <= len(parts) <= MAX_PARTS:
+        return "parts", tuple(parts)
+    return "math", ()
+
+
+def _unique(parts) -> list[str]:
+    seen: dict[str, str] = {}
+    for part in parts:
+        seen.setdefault(re.sub(r"\s+", "", part), part)
+    return list(seen.values())
+
+
+def parts_equal(a: str, b: str) -> bool:
+    r"""Whether two single answers (bare expressions or words) are the same answer: words as
+    normalised text, numbers exactly, the rest by math-verify.
+
+    >>> parts_equal(r"\frac{1}{2}", "0.5"), parts_equal("Alice", r"\text{alice}"), parts_equal("stop", "pots")
+    (True, True, False)
+    >>> parts_equal("42", r"\text{forty-two}"), parts_equal("forty two", "two forty")
+    (True, False)
+    """
+    if re.sub(r"\s+", "", a) == re.sub(r"\s+", "", b):
+        return True
+    a, b = _digits_for_words(a), _digits_for_words(b)
+    if is_prose(a) or is_prose(b):
+        return normalise_text(a) == normalise_text(b)
+    settled = fast_score((a, (b,), True))
+    if settled is not None:
+        return settled[0] == 1.0
+    expected, predicted = parse_gold(a), parse_gold(b)  # a box may hold $..$ too: read both as golds are
+    return bool(expected and predicted and verify(expected, predicted, timeout_seconds=None))
+
+
+def _digits_for_words(expression: str) -> str:
+    """A number written in words as digits ("forty two" -> "42"); anything else unchanged."""
+    if is_prose(expression):
+        number = number_from_words(expression)
+        if number is not None:
+            return str(number)
+    return expression
+
+
+def match_parts(expected: list[str], predicted: list[str], equal=parts_equal) -> bool:
+    """Whether ``predicted`` is ``expected`` as a set: as many parts, each matched to its own
+    equal (a bipartite matching, so ``x, 2x`` against ``2x, x`` finds its pairs).
+
+    >>> match_parts(["1", "-2"], ["-2", "1"]), match_parts(["1", "-2"], ["-2"]), match_parts(["1", "-2"], ["1", "1"])
+    (True, False, False)
+    """
+    if len(expected) != len(predicted):
+        return False
+    verdicts: dict[tuple[int, int], bool] = {}
+
+    def same(i: int, j: int) -> bool:
+        if (i, j) not in verdicts:
+            verdicts[i, j] = equal(expected[i], predicted[j])
+        return verdicts[i, j]
+
+    owner: dict[int, int] = {}  # predicted part -> the expected part it is matched to
+
+    def assign(i: int, tried: set[int]) -> bool:
+        for j in range(len(predicted)):
+            if j not in tried and same(i, j):
+                tried.add(j)
+                if j not in owner or assign(owner[j], tried):
+                    owner[j] = i
+                    return True
+        return False
+
+    return all(assign(i, set()) for i in range(len(expected)))
+
+
+def answers_match(a: str, b: str) -> bool:
+    r"""Whether two final answers, as :func:`extract_answer` returns them, are the same answer:
+    bare expressions are split into parts and compared as sets of parts (one part each:
+    :func:`parts_equal`); text with delimited math (an unboxed answer) by the last mathematics
+    math-verify finds in each. What cons@k voting groups by; symmetric. A pathological answer
+    only matches its own text.
+
+    >>> answers_match("1, -2", r"-2, 1"), answers_match("(2, 2), (6, 2)", "(6, 2)"), answers_match("0.5", r"\frac12")
+    (True, False, True)
+    >>> answers_match("Alice", "ecilA"), answers_match("so it is $0.5$.", r"\frac{1}{2}")
+    (False, True)
+    """
+    a, b = a.strip(), b.strip()
+    if a == b:
+        return True
+    with fast_parsing():
+        if _MATH_DELIMITERS.search(a) or _MATH_DELIMITERS.search(b):
+            if max(nesting_depth(a), nesting_depth(b)) > MAX_NESTING:
+                return False
+            first, second = parse_gold(a), parse_gold(b)
+            return bool(first and second and verify(first, second, timeout_seconds=None))
+        if too_costly(a) or too_costly(b):
+            return False
+        parts_a, parts_b = split_parts(a), split_parts(b)
+        if len(parts_a) == 1 and len(parts_b) == 1:
+            return parts_equal(a, b)
+        if len(parts_a) == len(parts_b):
+            return match_parts(parts_a, parts_b)
+        return _verify_whole(a, b) == 1.0
+
+
+@functools.lru_cache(maxsize=16384)
+def score_answer(task: tuple[str, tuple[str, ...] | None, bool]) -> tuple[float | None, str | None]:
+    """Score one ``(gold, answers, boxed)`` task (as :func:`read_answer` gives it) -> ``(reward,
+    counter or None)``. Runs in a worker; module-level so that it pickles.
     """
     with fast_parsing():
         return _score_answer(*task)
 
 
-def _score_answer(gold: str, answer: str | None, boxed: bool) -> tuple[float | None, str | None]:
-    gold_parsed = parse_gold(gold)
-    if not gold_parsed:
+def _score_answer(gold: str, answers: tuple[str, ...] | None, boxed: bool) -> tuple[float | None, str | None]:
+    kind, expected = read_gold(gold)
+    if kind == "none":
         return None, "unparseable_golds"
-    if answer is None:
+    if kind == "math" and not parse_gold(gold):
+        return None, "unparseable_golds"
+    if answers is None:
         return 0.0, "missing_answers"
+    if kind in ("prose", "number"):  # words: the last box, or what the text states
+        said = answers[-1] if boxed else stated_text(answers[-1])
+        if kind == "number":
+            return float(parts_equal(expected[0], said)), None
+        return float(normalise_text(said) == expected[0]), None
+    if kind == "parts":  # every final box is part of the answer
+        if not boxed:
+            return _verify_text(", ".join(expected), answers[-1])
+        predicted = _unique(part for box in answers for part in split_parts(box))
+        if len(predicted) == len(expected):
+            return float(match_parts(list(expected), predicted)), None
+        # As many parts written otherwise ("2, 3" as the pair "(2, 3)"): math-verify on the
+        # whole, which never takes a set for one of its members.
+        return _verify_whole(", ".join(expected), ", ".join(answers)), None
+    answer = answers[-1]  # one answer: R1's rule, the last box wins
+    if boxed and is_prose(answer):  # words against mathematics: never a product of letters
+        return float(parts_equal(_gold_expression(gold) or gold, answer)), None
+    gold_parsed = parse_gold(gold)
     if boxed and answer == _gold_expression(gold) and any(isinstance(p, str) and p.strip() for p in gold_parsed):
         # The same string parses to the same list, and verify() then matches its string form.
         return 1.0, None
@@ -162,6 +304,36 @@ def _score_answer(gold: str, answer: str | None, boxed: bool) -> tuple[float | N
     if not predicted:
         return 0.0, "unparseable_answers"
     return float(verify(gold_parsed, predicted, timeout_seconds=None)), None
+
+
+def _verify_whole(expected: str, answer: str) -> float:
+    """Two multi-part answers, each read whole as one expression by math-verify."""
+    if too_costly(answer):
+        return 0.0
+    first, second = _parse_expression(expected), _parse_expression(answer)
+    return float(bool(first and second and verify(first, second, timeout_seconds=None)))
+
+
+def _verify_text(expected: str, text: str) -> tuple[float, str | None]:
+    """A multi-part gold against an unboxed answer: math-verify reads the text's last math."""
+    predicted = parse_answer(text, boxed=False)
+    if not predicted:
+        return 0.0, "unparseable_answers"
+    return float(verify(_parse_expression(expected), predicted, timeout_seconds=None)), None
+
+
+# What warms a worker up before its first item: a parse of each kind of answer fills the
+# parser's prediction tables (the first parse in a fresh process costs ~0.3 s).
+_WARM_UP = [(r"\frac{1}{2}", (r"\dfrac{2}{4}",), True), ("(1,2)", ("(1, 2)",), True), (r"\{1,2\}", (r"\{2, 1\}",), True),
+            (r"x^2+1", ("1 + x^2",), True), (r"[1, 3)", ("[1,3)",), True), (r"2\sqrt{3}", (r"\sqrt{12}",), True),
+            ("y=2x+3", ("y = 3 + 2x",), True), ("5", ("so it is $5$",), False)]
+
+
+def warm_up() -> None:
+    """Score a few answers of each kind once (a worker runs this before reporting ready)."""
+    with fast_parsing():  # the prediction mode the items are parsed in
+        for task in _WARM_UP:
+            _score_answer(*task)
 
 
 # A sign, digits, at most one decimal point with digits after it. Longer numbers go to
@@ -182,21 +354,27 @@ def plain_number(text: str) -> Fraction | None:
     return Fraction(text)
 
 
-def fast_score(task: tuple[str, str | None, bool]) -> tuple[float, str | None] | None:
+def fast_score(task: tuple[str, tuple[str, ...] | None, bool]) -> tuple[float, str | None] | None:
     """:func:`score_answer`'s verdict when it is certain without math-verify, else ``None``.
 
-    Decides pairs of plain decimal numbers (and a missing answer to a plain-number gold).
+    Decides pairs of plain decimal numbers (and a missing answer to a plain-number gold), and
+    pathological answers (:func:`~trl_r1_rewards.answers.too_costly`): 0.0, counted.
 
-    >>> fast_score(("42", "42.0", True)), fast_score(("-7", "7", True)), fast_score(("1,000", "1000", True))
+    >>> fast_score(("42", ("42.0",), True)), fast_score(("-7", ("7",), True)), fast_score(("1,000", ("1000",), True))
     ((1.0, None), (0.0, None), None)
+    >>> fast_score((r"\\frac12", ("{" * 50 + "1" + "}" * 50,), True))
+    (0.0, 'pathological')
     """
-    gold, answer, _ = task
+    gold, answers, boxed = task
+    if answers is not None and _pathological(answers, boxed):
+        return 0.0, "pathological"
     gold_expression = _gold_expression(gold)
     expected = plain_number(gold_expression if gold_expression is not None else gold)
-    if expected is None:
+    if expected is None or read_gold(gold)[0] != "math":  # several boxes of numbers: parts
         return None
-    if answer is None:
+    if answers is None:
         return 0.0, "missing_answers"
+    answer = answers[-1]
     predicted = plain_number(answer)
     if predicted is None:
         return None
@@ -209,43 +387,71 @@ def fast_score(task: tuple[str, str | None, bool]) -> tuple[float, str | None] |
     return None
 
 
+def _pathological(answers: tuple[str, ...], boxed: bool) -> bool:
+    if boxed:
+        return any(too_costly(box) for box in answers)
+    return nesting_depth(answers[-1]) > MAX_NESTING  # free text: its length is already capped
+
+
 # The deadline is ours (parallel.py): math-verify's signal-based one is off, and so is its
 # warning that says so.
 logging.getLogger("math_verify.parser").setLevel(logging.ERROR)
 logging.getLogger("math_verify.grader").setLevel(logging.ERROR)
 
 
-def extract_answer(completion: object, answer_tags: bool = False) -> tuple[str | None, bool]:
-    r"""``(answer, boxed)``: what :func:`score_answer` reads from one completion.
+def read_answer(completion: object, answer_tags: bool = False) -> tuple[tuple[str, ...] | None, bool]:
+    r"""``(answers, boxed)``: what :func:`score_answer` reads from one completion: the final
+    boxes of the answer region (:func:`~trl_r1_rewards.text.final_boxes`: a multi-part answer
+    boxes each part), else the region's tail; ``None`` when the completion never answered.
 
-    >>> extract_answer(r"<think>\boxed{1}?</think> so \boxed{2}.")
-    ('2', True)
-    >>> extract_answer("<think>never closed")
+    >>> read_answer(r"<think>\boxed{1}?</think> so $\boxed{1}$ and $\boxed{-2}$.")
+    (('1', '-2'), True)
+    >>> read_answer("<think>never closed")
     (None, False)
     """
     region = answer_region(completion_text(completion), answer_tags=answer_tags)
     if region is None:
         return None, False
-    boxed = last_boxed(region)
-    if boxed is not None:
-        return boxed, True
-    return region[-UNBOXED_TAIL_CHARS:], False
+    boxes = final_boxes(region)
+    if boxes:
+        return tuple(boxes), True
+    return (region[-UNBOXED_TAIL_CHARS:],), False
+
+
+def extract_answer(completion: object, answer_tags: bool = False) -> tuple[str | None, bool]:
+    r"""``(answer, boxed)``: the final answer as one string, what cons@k votes on; several
+    final boxes are joined as one multi-part answer (compare with :func:`answers_match`).
+
+    >>> extract_answer(r"<think>\boxed{1}?</think> so \boxed{2}.")
+    ('2', True)
+    >>> extract_answer(r"</think> \boxed{(2, 2)} \quad \text{and} \quad \boxed{(6, 2)}")
+    ('(2, 2), (6, 2)', True)
+    """
+    answers, boxed = read_answer(completion, answer_tags)
+    return (", ".join(answers) if answers is not None else None), boxed
 
 
 class AccuracyReward(Reward):
     r"""1.0 when the final answer equals the gold answer mathematically, else 0.0.
 
-    ``None`` (TRL skips it) when the gold cannot be parsed. Counters logged through
-    ``log_metric``: ``accuracy/timeouts``, ``accuracy/missing_answers`` (no answer region:
-    unclosed ``<think>`` or no ``<answer>`` block), ``accuracy/unparseable_answers``,
+    ``None`` (TRL skips it) when the gold cannot be graded. A gold with several parts (several
+    boxes, a list of values) needs all of them, as a set, from the answer's final boxes; a
+    single gold takes the last box (R1's rule); words are compared as normalised text (see
+    :mod:`trl_r1_rewards.answers`). Counters logged through ``log_metric``:
+    ``accuracy/pathological`` (an answer too nested or long to parse, or out of time: 0.0),
+    ``accuracy/timeouts`` (the time-outs among them), ``accuracy/missing_answers`` (no answer
+    region: unclosed ``<think>`` or no ``<answer>`` block), ``accuracy/unparseable_answers``,
     ``accuracy/unparseable_golds``, ``accuracy/crashes`` (math-verify raised or a worker died).
 
     Args:
         solution_column: the dataset column (reward keyword argument) holding the gold answers.
         answer_tags: read the answer inside the last ``<answer>...</answer>`` after the
             reasoning (R1-Zero template), instead of everything after ``</think>``.
-        timeout: seconds allowed to parse and verify one completion; past it the worker is
-            killed and replaced and the completion scores 0.0.
+        timeout: CPU seconds allowed to parse and verify one answer; past it the worker drops
+            the answer (0.0, counted as pathological) and moves on. A worker stuck where it
+            cannot be interrupted is killed after ``20 * timeout + 5`` seconds of wall time.
+        batch_timeout: wall-clock seconds for one call's answers in the workers; answers not
+            started by then score 0.0 (counted). ``None``: no limit.
         num_workers: worker processes (``None``: one per CPU core, at most 4). ``0`` scores in
             the calling process without any deadline: for debugging only.
 
@@ -255,10 +461,13 @@ class AccuracyReward(Reward):
     ...                     [{"role": "assistant", "content": r"<think>\boxed{6.28"}]],
     ...        solution=[r"2\pi", r"\frac{\sqrt{3}}{2}", r"2\pi"])
     [1.0, 1.0, 0.0]
+    >>> reward(prompts=["?"] * 3, completions=[r"</think> \boxed{-2}", r"</think> $\boxed{-2}$ and $\boxed{1}$", r"\boxed{ecilA}"],
+    ...        solution=[r"\(\boxed{1}\) and \(\boxed{-2}\)"] * 2 + ["Alice"])
+    [0.0, 1.0, 0.0]
     """
 
     name = "accuracy"
-    counters = ("timeouts", "crashes", "missing_answers", "unparseable_answers", "unparseable_golds")
+    counters = ("pathological", "timeouts", "crashes", "missing_answers", "unparseable_answers", "unparseable_golds")
     gold_option = "solution_column"
 
     def __init__(
@@ -266,7 +475,8 @@ class AccuracyReward(Reward):
         *,
         solution_column: str = "solution",
         answer_tags: bool = False,
-        timeout: float = 10.0,
+        timeout: float = 0.5,
+        batch_timeout: float | None = 60.0,
         num_workers: int | None = None,
     ):
         super().__init__()
@@ -274,6 +484,8 @@ class AccuracyReward(Reward):
             raise ValueError(f"solution_column must be a non-empty column name, got {solution_column!r}")
         if not timeout > 0:
             raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+        if batch_timeout is not None and not batch_timeout > 0:
+            raise ValueError(f"batch_timeout must be a positive number of seconds or None, got {batch_timeout!r}")
         if num_workers is None:
             num_workers = default_num_workers()
         if not isinstance(num_workers, int) or num_workers < 0:
@@ -281,6 +493,7 @@ class AccuracyReward(Reward):
         self.solution_column = solution_column
         self.answer_tags = bool(answer_tags)
         self.timeout = float(timeout)
+        self.batch_timeout = None if batch_timeout is None else float(batch_timeout)
         self.num_workers = num_workers
 
     def score(self, prompts: list, completions: list, columns: dict[str, Any], counts: Counter[str]) -> list[float | None]:
@@ -292,7 +505,7 @@ class AccuracyReward(Reward):
             )
         golds = columns[self.solution_column]
         tasks = [
-            (str(gold) if gold is not None else "", *extract_answer(completion, self.answer_tags))
+            (str(gold) if gold is not None else "", *read_answer(completion, self.answer_tags))
             for completion, gold in zip(completions, golds, strict=True)
         ]
         outcomes: dict[tuple, Any] = {}  # each distinct task once
@@ -302,12 +515,14 @@ class AccuracyReward(Reward):
         slow = [task for task, outcome in outcomes.items() if outcome is None]
         if slow:
             pool = shared_pool(self.num_workers, preload=[__name__])
-            outcomes.update(zip(slow, pool.map(score_answer, slow, timeout=self.timeout)))
+            outcomes.update(zip(slow, pool.map(score_answer, slow, cpu_timeout=self.timeout, timeout=20 * self.timeout + 5,
+                                               budget=self.batch_timeout)))
         rewards: list[float | None] = []
         for task in tasks:  # counters count completions, duplicates included
             outcome = outcomes[task]
             if isinstance(outcome, Failure):
                 counts["timeouts" if outcome is Failure.TIMEOUT else "crashes"] += 1
+                counts["pathological"] += outcome is Failure.TIMEOUT
                 rewards.append(0.0)
             else:
                 reward, counter = outcome
@@ -316,9 +531,9 @@ class AccuracyReward(Reward):
                 rewards.append(reward)
         return rewards
 
-
     def final_answer(self, completion: object) -> str | None:
-        """The last boxed answer after the reasoning, else the tail of the answer region."""
+        """The final boxes after the reasoning (a multi-part answer's joined: see
+        :func:`extract_answer`), else the tail of the answer region."""
         return extract_answer(completion, self.answer_tags)[0]
 
     def group_answers(self, questions: list[list[str | None]]) -> list[list[int | None]]:

@@ -30,6 +30,7 @@ class Reward:
         self.__name__ = self.name  # TRL logs rewards/<__name__>/mean; load_reward may rename
 
     def __call__(self, prompts: list, completions: list, **kwargs: Any) -> list[float | None]:
+        check_batch(self.__name__, prompts, completions, kwargs)
         counts: Counter[str] = Counter()
         rewards = self.score(list(prompts), list(completions), kwargs, counts)
         log_metric = kwargs.get("log_metric")
@@ -74,3 +75,22 @@ def answer_groups(reward: Callable) -> Callable[[Sequence[Sequence[str | None]]]
     """``reward.group_answers`` when its final answers can be voted on (cons@k), else ``None``."""
     group = getattr(reward, "group_answers", None)
     return group if callable(group) else None
+
+
+def check_batch(name: str, prompts: Sequence, completions: Sequence, columns: dict[str, Any]) -> None:
+    """A caller error, named: the prompts and every list-valued column need one entry per completion.
+
+    >>> check_batch("accuracy", ["q"] * 2, ["a", "b"], {"solution": ["1"], "trainer_state": None})
+    Traceback (most recent call last):
+    ...
+    ValueError: Reward 'accuracy' got 2 completions but 1 value in column 'solution'; every column (and the prompts) needs one value per completion, in order.
+    """
+    n = len(completions)
+    wrong = [(f"column {key!r}", len(value)) for key, value in columns.items() if isinstance(value, (list, tuple)) and len(value) != n]
+    if len(prompts) != n:
+        wrong.insert(0, ("prompts", len(prompts)))
+    if wrong:
+        listed = ", ".join(f"{size} value{'s' * (size != 1)} in {what}" if what != "prompts" else f"{size} prompts"
+                           for what, size in wrong)
+        raise ValueError(f"Reward {name!r} got {n} completions but {listed}; every column (and the prompts) needs one "
+                         "value per completion, in order.")

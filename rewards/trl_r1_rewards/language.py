@@ -1,25 +1,8 @@
-r"""``language_consistency``: the share of the reasoning written in the target language.
-
-R1 (stage 2) adds this reward against language mixing: the proportion of target-language
-words in the chain of thought. Here:
-
-- **What is scored**: the reasoning inside ``<think>...</think>`` (or after an unclosed
-  ``<think>``); a completion without think tags is scored whole. Code (fenced and inline),
-  math (``$..$``, ``$$..$$``, ``\(..\)``, ``\[..\]``, ``\begin..\end`` environments), LaTeX
-  commands, numbers and one-letter words (variables) are removed first: they count neither for
-  nor against. Nothing left -> ``None`` (the reward does not apply).
-- **Target**: the ``language`` column (ISO 639-1, e.g. ``"en"``, ``"fr"``, ``"zh"``) when the
-  dataset has one, else the language of the prompt's last user message, read the same way.
-- **How words are counted**: the text is cut into sentences (at ``. ! ? ; :``, their CJK forms
-  and line breaks); within a sentence, Chinese characters, kana and Hangul syllables count
-  one word each, by script (Hangul -> ``ko``; kana -> ``ja``; Han -> ``ja`` in a sentence with
-  kana, else ``zh``), and the other words (space-separated) form one group given a single
-  language. The score is (words in the target language) / (all words).
-- **Which language a group is in**: naive Bayes over character 1-3-grams with the 55 language
-  profiles that ship inside ``langdetect`` (the same statistics, used deterministically and
-  without langdetect's random sampling). Each word's log-likelihood vector is computed once
-  and cached, so a sentence costs one dictionary look-up per word plus a vector sum; that is
-  what makes 12k-character reasoning cheap enough to score every training step.
+r"""``language_consistency``: the share of the reasoning written in the target language (R1's
+stage-2 reward against language mixing). Math, code, LaTeX, numbers and one-letter words count
+neither way; words are grouped by sentence and script and each group's language is decided by
+naive Bayes over langdetect's shipped n-gram profiles, deterministically and cached per word
+(rewards/README.md, "language_consistency").
 """
 
 from __future__ import annotations
@@ -40,7 +23,8 @@ _NOT_PROSE = re.compile(
     r"|\$\$.*?\$\$|\$[^$]*\$"  # TeX math
     r"|\\\[.*?\\\]|\\\(.*?\\\)"  # LaTeX math
     r"|\\begin\{(\w+\*?)\}.*?\\end\{\1\}"  # LaTeX environments
-    r"|\\[a-zA-Z]+",  # stray LaTeX commands
+    r"|\\[a-zA-Z]+"  # stray LaTeX commands
+    r"|</?[A-Za-z][\w-]*>",  # tags (a stray </think> is not the English word "think")
     re.DOTALL,
 )
 _SENTENCE_END = re.compile(r"[.!?;:\n\u3002\uff01\uff1f\uff1b\uff1a]+")
@@ -59,6 +43,14 @@ _WORD_CACHE_LIMIT = 200_000
 # neighbour's evidence settles them without blurring paragraph-level switches (measured on
 # English/French reasoning: pure English scores 0.99 instead of 0.92; 50/50 mixes stay ~0.5).
 _NEIGHBOUR_WEIGHT = 0.25
+# A run of words without punctuation is cut into groups of at most this many words, each
+# classified on its own (with its neighbours' evidence), so that one long run can still mix.
+_MAX_GROUP_WORDS = 20
+# The target language's prior advantage, in nats, over any other one language: models mostly
+# write in the language asked for. It decides what one or two words cannot ("Two.": Polish by
+# 2.3 nats; "Wait": French by 1.6), and is far less than a sentence's evidence ("Attends, cela
+# ne semble pas correct" is French by 6.8 nats alone, more with its neighbours).
+TARGET_PRIOR_NATS = 4.0
 
 
 class _ProfileModel:
@@ -97,13 +89,16 @@ def _model() -> _ProfileModel:
     return _ProfileModel()
 
 
-def word_counts(text: str) -> Counter[str]:
-    """Words per language in ``text`` (prose only: code, math and numbers are stripped first).
+def word_counts(text: str, target: str | None = None) -> Counter[str]:
+    """Words per language in ``text`` (prose only: code, math, numbers and tags are stripped
+    first); ``target`` gets :data:`TARGET_PRIOR_NATS` of prior in every group.
 
     >>> dict(word_counts("Let $x = 2$ be the root. Nous avons donc le résultat voulu."))
     {'en': 4, 'fr': 6}
     >>> dict(word_counts("所以答案是 5。So the answer is five."))
     {'zh': 5, 'en': 5}
+    >>> dict(word_counts("Two.")), dict(word_counts("Two.", target="en"))
+    ({'pl': 1}, {'en': 1})
     """
     counts: Counter[str] = Counter()
     model = _model()
@@ -115,14 +110,17 @@ def word_counts(text: str) -> Counter[str]:
             counts["ko"] += hangul
             counts["ja" if _KANA_CHAR.search(sentence) else "zh"] += len(cjk) - hangul
         words = _WORD.findall(sentence)
-        if words:
-            groups.append(model.sentence(words))
-            sizes.append(len(words))
+        for start in range(0, len(words), _MAX_GROUP_WORDS):
+            group = words[start:start + _MAX_GROUP_WORDS]
+            groups.append(model.sentence(group))
+            sizes.append(len(group))
     if groups:
         own = np.array(groups)
         evidence = own.copy()
         evidence[1:] += _NEIGHBOUR_WEIGHT * own[:-1]
         evidence[:-1] += _NEIGHBOUR_WEIGHT * own[1:]
+        if target is not None:
+            evidence[:, [i for i, language in enumerate(model.languages) if language == target]] += TARGET_PRIOR_NATS
         for index, size in zip(evidence.argmax(axis=1), sizes):
             counts[model.languages[index]] += size
     return +counts
@@ -184,12 +182,13 @@ class LanguageConsistencyReward(Reward):
                 continue
             text = completion_text(completion)
             reasoning, _ = split_reasoning(text)
-            words = word_counts(text if reasoning is None else reasoning)
+            target = target.lower().split("-")[0]
+            words = word_counts(text if reasoning is None else reasoning, target=target)
             total = sum(words.values())
             if total == 0:
                 counts["no_words"] += 1
                 rewards.append(None)
             else:
-                rewards.append(words[target.lower().split("-")[0]] / total)
+                rewards.append(words[target] / total)
         return rewards
 

@@ -1,14 +1,7 @@
-"""Task routing: a reward that applies only to the rows of some tasks.
-
-DeepSeek-R1's stage 4 trains on one mix of reasoning prompts (rule-based rewards: accuracy,
-format) and general prompts (model-based rewards: safety, helpfulness). With a ``task`` column
-in the dataset, each reward is routed to its rows: the others get ``None``, which TRL reads as
-"does not apply" (left out of the summed reward and of the reward's logged mean).
-
-The wrapped reward is called on the applicable rows only (every per-row column cut to them,
-``completion_ids`` included), then its rewards are put back in place, so a model-based reward
-never runs its model on a row it does not apply to, and a batch with no such row calls nothing.
-Its counters then count the rows it applied to.
+"""Task routing: a reward that applies only to the rows of some tasks (R1's stage 4 mixes
+reasoning prompts, scored by rules, with general ones, scored by reward models). Other rows get
+``None`` ("does not apply" to TRL), and the wrapped reward is called on its own rows only, so a
+model-based reward never runs on a row it does not apply to.
 
 >>> from trl_r1_rewards.routing import for_tasks
 >>> def length(prompts, completions, **kwargs):
@@ -24,6 +17,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from typing import Any
+
+from .base import check_batch
 
 
 class ForTasks:
@@ -58,6 +53,7 @@ class ForTasks:
                 f"Reward {self.__name__!r} applies to tasks {list(self.tasks)}, read from the {self.column!r} column, "
                 "which the dataset does not have."
             )
+        check_batch(self.__name__, prompts, completions, kwargs)
         n = len(completions)
         rows = self.rows(kwargs[self.column])
         if len(rows) == n:

@@ -127,11 +127,41 @@ def answer_region(text: str, answer_tags: bool = False) -> str | None:
 _BRACE_TOKENS = re.compile(r"\\\\|\\[{}]|\\(?:boxed|fbox)\s*\{|[{}]")
 
 
-def last_boxed(text: str) -> str | None:
-    """Content of the last complete ``\\boxed{...}`` (or ``\\fbox{...}``) in ``text``, else ``None``.
+def boxed_spans(text: str) -> list[tuple[int, int, int]]:
+    """``(box start, content start, content end)`` of every complete outermost ``\\boxed{...}``
+    (or ``\\fbox{...}``) in ``text``, in order; boxes nested in a box are part of its content.
 
     Braces are matched with one pass over the brace tokens only, so the cost is linear in the
     text whatever its nesting; unbalanced braces and boxes never closed are skipped, not fatal.
+
+    >>> text = r"\\boxed{1} and \\boxed{\\boxed{2}}"
+    >>> [text[start:end] for _, start, end in boxed_spans(text)]
+    ['1', '\\\\boxed{2}']
+    """
+    depth = 0
+    open_boxes: list[tuple[int, int, int]] = []  # (depth outside the box, box start, content start)
+    spans: list[tuple[int, int, int]] = []
+    for token in _BRACE_TOKENS.finditer(text):
+        t = token.group()
+        if t == "{":
+            depth += 1
+        elif t == "}":
+            if depth == 0:
+                continue  # a stray closing brace closes nothing
+            depth -= 1
+            if open_boxes and open_boxes[-1][0] == depth:
+                _, box_start, content_start = open_boxes.pop()
+                while spans and spans[-1][0] > box_start:  # boxes inside this one
+                    spans.pop()
+                spans.append((box_start, content_start, token.start()))
+        elif len(t) > 2:  # \boxed{ or \fbox{ (the rest are \\, \{ and \}: literal text)
+            open_boxes.append((depth, token.start(), token.end()))
+            depth += 1
+    return spans
+
+
+def last_boxed(text: str) -> str | None:
+    """Content of the last complete ``\\boxed{...}`` (or ``\\fbox{...}``) in ``text``, else ``None``.
 
     >>> last_boxed(r"so \\boxed{1} no, \\boxed{\\frac{1}{2}}.")
     '\\\\frac{1}{2}'
@@ -142,20 +172,38 @@ def last_boxed(text: str) -> str | None:
     >>> last_boxed("no box") is None
     True
     """
-    depth = 0
-    open_boxes: list[tuple[int, int]] = []  # (depth outside the box, where its content starts)
-    last: tuple[int, int] | None = None
-    for token in _BRACE_TOKENS.finditer(text):
-        t = token.group()
-        if t == "{":
-            depth += 1
-        elif t == "}":
-            if depth == 0:
-                continue  # a stray closing brace closes nothing
-            depth -= 1
-            if open_boxes and open_boxes[-1][0] == depth:
-                last = (open_boxes.pop()[1], token.start())
-        elif len(t) > 2:  # \boxed{ or \fbox{ (the rest are \\, \{ and \}: literal text)
-            open_boxes.append((depth, token.end()))
-            depth += 1
-    return text[last[0]:last[1]] if last else None
+    spans = boxed_spans(text)
+    return text[spans[-1][1]:spans[-1][2]] if spans else None
+
+
+# What may stand between the boxes of one answer: spaces, commas, "and"/"or" (plain or in
+# \text{}), LaTeX spacing, math delimiters, and a variable being named ("x = ", "a_1 = ").
+_BETWEEN_PARTS = re.compile(
+    r"(?:\s|[,;&]|\$|\\[()\[\]]|\\(?:quad|qquad|[,;:! ])|\\text\s*\{\s*(?:and|or|,)?\s*\}|\b(?:and|or)\b"
+    r"|\\?[A-Za-z](?:_\{?\w+\}?)?\s*=)*",
+    re.IGNORECASE,
+)
+
+
+def final_boxes(text: str) -> list[str]:
+    r"""Contents of the final group of boxes: the last box and the boxes before it that only
+    spaces, commas, "and"/"or", math delimiters or ``x =`` separate from it. ``[]``: no box.
+
+    A multi-part answer boxes each part (``\boxed{1} and \boxed{-2}``); a correction does not
+    join its boxes (``\boxed{3}, no wait, \boxed{5}`` ends with ``5`` alone).
+
+    >>> final_boxes(r"So $x = \boxed{1}$ and $x = \boxed{-2}$.")
+    ['1', '-2']
+    >>> final_boxes(r"\boxed{3}, no wait, \boxed{5}")
+    ['5']
+    """
+    spans = boxed_spans(text)
+    if not spans:
+        return []
+    group = [spans[-1]]
+    for span in reversed(spans[:-1]):
+        gap = text[span[2] + 1:group[0][0]]
+        if not _BETWEEN_PARTS.fullmatch(gap):
+            break
+        group.insert(0, span)
+    return [text[start:end] for _, start, end in group]

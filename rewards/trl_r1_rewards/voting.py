@@ -7,11 +7,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from fractions import Fraction
 
-from math_verify import verify
-
-from .accuracy import fast_parsing, parse_gold, plain_number
+from .accuracy import answers_match
 from .parallel import Failure, default_num_workers, shared_pool
 
 logger = logging.getLogger(__name__)
@@ -20,58 +17,33 @@ logger = logging.getLogger(__name__)
 GROUPING_TIMEOUT = 60.0
 
 
-class _Answer:
-    """One final answer, parsed once, the way a gold answer is read (a bare expression, or the
-    delimited math in prose)."""
-
-    def __init__(self, text: str):
-        self.text = text.strip()
-        self.number: Fraction | None = plain_number(self.text)
-        self._parsed: list | None = None
-
-    @property
-    def parsed(self) -> list:
-        if self._parsed is None:
-            try:
-                with fast_parsing():
-                    self._parsed = parse_gold(self.text)
-            except Exception:  # noqa: BLE001 - unreadable model output is its own answer
-                self._parsed = []
-        return self._parsed
-
-    def same_as(self, other: _Answer) -> bool:
-        if self.text == other.text:
-            return True
-        if self.number is not None and other.number is not None:
-            return self.number == other.number
-        if not self.parsed or not other.parsed:
-            return False
-        try:
-            return bool(verify(self.parsed, other.parsed, timeout_seconds=None))
-        except Exception:  # noqa: BLE001
-            return False
+def _same(a: str, b: str) -> bool:
+    """As the ``accuracy`` reward compares an answer with a gold (parts as sets, words as text)."""
+    try:
+        return answers_match(a, b)
+    except Exception:  # noqa: BLE001 - unreadable model output is its own answer
+        return False
 
 
 def equivalence_groups(answers: Sequence[str | None]) -> list[int | None]:
-    r"""A group id per answer, in order of first appearance: equal ids for mathematically
-    equivalent answers; ``None`` for no answer (it does not vote).
+    r"""A group id per answer, in order of first appearance: equal ids for equivalent answers
+    (:func:`~trl_r1_rewards.accuracy.answers_match`); ``None`` for no answer (it does not vote).
 
-    >>> equivalence_groups([r"\frac{1}{2}", "0.5", "2", None, "1/2"])
-    [0, 0, 1, None, 0]
+    >>> equivalence_groups([r"\frac{1}{2}", "0.5", "2", None, "1/2", "-2, 1", "1, -2", "Alice", "ecilA"])
+    [0, 0, 1, None, 0, 2, 2, 3, 4]
     """
-    representatives: list[_Answer] = []
+    representatives: list[str] = []
     ids: list[int | None] = []
     for text in answers:
         if text is None or not text.strip():
             ids.append(None)
             continue
-        answer = _Answer(text)
         for i, representative in enumerate(representatives):
-            if answer.same_as(representative):
+            if _same(text, representative):
                 ids.append(i)
                 break
         else:
-            representatives.append(answer)
+            representatives.append(text)
             ids.append(len(representatives) - 1)
     return ids
 

@@ -8,6 +8,8 @@ from trl_r1_rewards import accuracy as accuracy_module
 from trl_r1_rewards import load_reward
 from trl_r1_rewards.accuracy import AccuracyReward
 
+import scoring_helpers
+
 
 @pytest.fixture(scope="module")
 def accuracy():
@@ -92,32 +94,26 @@ def test_hostile_completions_never_raise(accuracy):
     assert metrics["accuracy/missing_answers"] >= 1
 
 
-def _slow_score(task):
-    if task[1] == "slow":
-        time.sleep(60)
-    return accuracy_module.score_answer(task)
-
-
-def test_timeout_scores_zero_and_the_batch_completes(monkeypatch):
-    """A worker stuck past its deadline is killed and replaced; the other items still score.
-    The gold is not a plain number, so every answer goes through the worker pool (plain numbers
-    are settled in the calling process and would never meet a worker)."""
-    assert accuracy_module.fast_score((r"\frac{1}{2}", "0.5", True)) is None  # not settled in-process
-    monkeypatch.setattr(accuracy_module, "score_answer", _slow_score)
-    reward = AccuracyReward(timeout=1.0, num_workers=2)
+def test_a_stuck_worker_is_killed_at_the_wall_deadline_and_the_batch_completes(monkeypatch):
+    """An item stuck where the CPU deadline cannot fire (asleep, or in C) meets the wall-clock
+    one: its worker is killed and replaced; the other items still score. The gold is not a
+    plain number, so every answer goes through the worker pool."""
+    assert accuracy_module.fast_score((r"\frac{1}{2}", ("0.5",), True)) is None  # not settled in-process
+    monkeypatch.setattr(accuracy_module, "score_answer", scoring_helpers.stuck_on_cue)
+    reward = AccuracyReward(timeout=0.1, num_workers=2)  # killed after 20 * 0.1 + 5 s
     metrics = {}
     start = time.monotonic()
-    rewards = reward(["q"] * 3, [r"\boxed{slow}", r"\boxed{0.5}", r"\boxed{\frac{1}{3}}"], solution=[r"\frac{1}{2}"] * 3,
+    rewards = reward(["q"] * 3, [r"\boxed{stuck}", r"\boxed{0.5}", r"\boxed{\frac{1}{3}}"], solution=[r"\frac{1}{2}"] * 3,
                      log_metric=metrics.__setitem__)
-    assert time.monotonic() - start < 10
+    assert time.monotonic() - start < 15
     assert rewards == [0.0, 1.0, 0.0]
-    assert metrics["accuracy/timeouts"] == 1.0
+    assert metrics["accuracy/timeouts"] == 1.0 and metrics["accuracy/pathological"] == 1.0
     monkeypatch.undo()
     after = {}
     assert reward(["q"], [r"\boxed{\frac{2}{4}}"], solution=[r"\frac{1}{2}"], log_metric=after.__setitem__) == [1.0], after  # pool lives on
 
 
-@pytest.mark.parametrize("options", [{"timeout": 0}, {"num_workers": -1}, {"solution_column": ""}])
+@pytest.mark.parametrize("options", [{"timeout": 0}, {"num_workers": -1}, {"solution_column": ""}, {"batch_timeout": 0}])
 def test_bad_options_fail_at_construction(options):
     with pytest.raises(ValueError):
         AccuracyReward(**options)
@@ -157,8 +153,8 @@ def _math_verify_verdict(task):
     ],
 )
 def test_plain_numbers_are_decided_without_math_verify(gold, answer, expected):
-    assert accuracy_module.fast_score((gold, answer, True)) == (expected, None)
-    assert _math_verify_verdict((gold, answer, True)) == (expected, None)
+    assert accuracy_module.fast_score((gold, (answer,), True)) == (expected, None)
+    assert _math_verify_verdict((gold, (answer,), True)) == (expected, None)
 
 
 @pytest.mark.parametrize(
@@ -167,11 +163,11 @@ def test_plain_numbers_are_decided_without_math_verify(gold, answer, expected):
         ("1,000", "1000"),  # thousands separators are not plain
         ("1e3", "1000"), ("5.", "5"), (r"\frac12", "0.5"), ("5", r"\boxed{5}"), ("5", "5 apples"), ("5", "\u0665"),
         ("0.3333333", "0.3333334"),  # closer than math-verify's float rounding: it decides
-        ("1" * 1001, "1" * 1001),  # longer than any gold: math-verify decides
+        ("1" * 1001, "1" * 1000),  # longer than any gold: math-verify decides
     ],
 )
 def test_other_pairs_go_to_math_verify(gold, answer):
-    assert accuracy_module.fast_score((gold, answer, True)) is None
+    assert accuracy_module.fast_score((gold, (answer,), True)) is None
 
 
 def test_fast_path_agrees_with_math_verify_on_a_sample():
@@ -192,7 +188,7 @@ def test_fast_path_agrees_with_math_verify_on_a_sample():
     for _ in range(150):
         gold = number()
         answer = rng.choice([gold, number(), gold + ".0", "-" + gold.lstrip("+-"), f"{gold}1", gold.lstrip("0") or "0"])
-        pairs.append((gold, answer, rng.random() < 0.8))
+        pairs.append((gold, (answer,), rng.random() < 0.8))
     decided = 0
     for task in pairs:
         fast = accuracy_module.fast_score(task)
@@ -212,7 +208,7 @@ def test_identical_answer_shortcut_agrees_with_math_verify():
 
     for gold in [r"\sqrt{3}", r"(1,2)", r"\{1,2\}", r"x^2+1", r"\frac{\pi}{3}", r"\text{Monday}", "C", r"(-\infty, 3]"]:
         parsed = accuracy_module.parse_gold(gold)
-        assert accuracy_module.score_answer((gold, gold, True)) == (1.0, None)
+        assert accuracy_module.score_answer((gold, (gold,), True)) == (1.0, None)
         assert verify(parsed, accuracy_module._parse_expression(gold), timeout_seconds=None)
 
 
@@ -222,7 +218,7 @@ class _CountingPool:
     def __init__(self):
         self.sent = []
 
-    def map(self, fn, items, *, timeout):
+    def map(self, fn, items, *, timeout, cpu_timeout=None, budget=None):
         items = list(items)
         self.sent.extend(items)
         return [fn(item) for item in items]
@@ -239,7 +235,7 @@ def test_duplicates_are_scored_once_and_numbers_never_reach_the_pool(monkeypatch
     rewards = reward(["q"] * 16, group, solution=[gold] * 16, log_metric=metrics.__setitem__)
     assert rewards == [1.0] * 8 + [0.0] * 8
     assert metrics["accuracy/missing_answers"] == 1.0  # counters count completions
-    assert sorted(task[1] for task in pool.sent if task[1]) == [r"\frac{1}{2}", r"\frac{\sqrt3}{2}"]
+    assert sorted(task[1][-1] for task in pool.sent if task[1]) == [r"\frac{1}{2}", r"\frac{\sqrt3}{2}"]
     assert len(pool.sent) == 3  # right, wrong, missing: once each
 
     pool.sent.clear()
@@ -296,3 +292,147 @@ def test_two_stage_parsing_gives_the_same_parses():
         expected = _latex2sympy_outcome(latex)
         with accuracy_module.fast_parsing():
             assert _latex2sympy_outcome(latex) == expected, latex
+
+
+# --- multi-part and prose golds: what a careful grader accepts ----------------------------
+
+GRADED = [
+    # several parts: every one, as a set, from the final boxes
+    (r"\(\boxed{1}\) and \(\boxed{-2}\)", r"\boxed{-2}", 0.0),  # half an answer is not an answer
+    (r"\(\boxed{1}\) and \(\boxed{-2}\)", r"$\boxed{-2}$ and $\boxed{1}$", 1.0),
+    (r"\(\boxed{1}\) and \(\boxed{-2}\)", r"\boxed{-2, 1}", 1.0),
+    (r"\(\boxed{1}\) and \(\boxed{-2}\)", r"\boxed{1}, \boxed{-2}, \boxed{3}", 0.0),  # an extra part
+    ("(2, 2), (6, 2)", r"\boxed{(2, 2)} \quad \text{and} \quad \boxed{(6, 2)}", 1.0),
+    ("(2, 2), (6, 2)", r"\boxed{(6,2), (2,2)}", 1.0),
+    ("(2, 2), (6, 2)", r"\boxed{(6, 2)}", 0.0),
+    ("1, -2", r"$x = \boxed{1}$ or $x = \boxed{-2}$", 1.0),
+    ("x = 1, x = -2", r"\boxed{x=-2, x=1}", 1.0),
+    (r"\{1, 2\}", r"\boxed{\{2, 1\}}", 1.0),
+    (r"\{1, 2\}", r"\boxed{1}, no, wait: \boxed{2}", 0.0),  # a correction: only its last box counts
+    (r"\frac{1}{2}, \sqrt{2}", r"\boxed{\sqrt{2}, 0.5}", 1.0),  # parts compared as mathematics
+    ("2, 3", r"\boxed{(2, 3)}", 1.0),  # the same two values as a pair: math-verify on the whole decides
+    ("x = 1, y = 2", r"\boxed{(1, 2)}", 1.0),
+    # one answer: R1's rule, the last box wins
+    ("5", r"\boxed{3}, no wait, \boxed{5}", 1.0),
+    ("5", r"\boxed{3}, \boxed{5}", 1.0),
+    ("3", r"\boxed{3}, \boxed{5}", 0.0),
+    ("(1, 2)", r"\boxed{(1,2)}", 1.0),
+    # words: normalised text, never a product of one-letter symbols
+    ("forty two", r"\boxed{two forty}", 0.0),
+    ("Alice", r"\boxed{ecilA}", 0.0),
+    ("stop", r"\boxed{pots}", 0.0),
+    ("Alice", r"\boxed{\text{alice}}", 1.0),
+    ("forty two", r"\boxed{\text{Forty-Two}}", 1.0),
+    ("forty two", r"\boxed{42}", 1.0),  # a number in words is that number
+    ("42", r"\boxed{\text{forty-two}}", 1.0),
+    (r"\text{Monday}", "So the answer is Monday.", 1.0),  # no box: what the text states
+    ("No", r"\boxed{\text{No}}", 1.0),
+    ("No", r"\boxed{Yes}", 0.0),
+    ("5", r"\boxed{five}", 1.0),
+    ("5", r"\boxed{vife}", 0.0),  # not a product of the symbols f, i, v, e either
+    # mathematics stays symbolic
+    ("x = 2", r"\boxed{2}", 1.0),
+    (r"2\pi", r"\boxed{2 \pi}", 1.0),
+    (r"\{1, 2\}", r"\boxed{\{2,1\}}", 1.0),
+    (r"10\text{ cm}", r"\boxed{10}", 1.0),
+]
+
+
+@pytest.mark.parametrize("gold, answer, expected", GRADED)
+def test_multi_part_and_prose_golds(accuracy, gold, answer, expected):
+    assert accuracy(["q"], [as_chat(f"<think>work</think> {answer}")], solution=[gold]) == [expected]
+
+
+def test_a_sentence_gold_is_not_gradable_and_is_counted(accuracy):
+    metrics = {}
+    rewards = accuracy(["q"] * 2, [r"\boxed{42}", "It is forty two."], solution=["It is forty two."] * 2,
+                       log_metric=metrics.__setitem__)
+    assert rewards == [None, None]
+    assert metrics["accuracy/unparseable_golds"] == 2.0
+
+
+# --- pathological answers: settled cheaply, counted, the rest of the batch unharmed ----------
+
+PATHOLOGICAL = ["{" * 50 + "7" + "}" * 50, "\\frac{" * 300 + "1" + "}{2}" * 300, r"9^{9^{9}}", "1+" * 600 + "1"]
+
+
+def test_pathological_answers_are_settled_before_any_worker_and_counted(accuracy):
+    normal = [(r"\frac{1}{2}", r"\dfrac{2}{4}", 1.0), (r"\sqrt{3}", r"\sqrt{3}", 1.0), ("(1,2)", "(2, 1)", 0.0), ("7", "7", 1.0)]
+    golds = [g for g, _, _ in normal] + ["7"] * len(PATHOLOGICAL)
+    completions = [rf"</think> \boxed{{{a}}}" for _, a, _ in normal] + [rf"</think> \boxed{{{a}}}" for a in PATHOLOGICAL]
+    metrics = {}
+    start = time.monotonic()
+    rewards = accuracy(["q"] * len(golds), completions, solution=golds, log_metric=metrics.__setitem__)
+    assert time.monotonic() - start < 10  # ~0.05 s warm; unbounded (hours, for 9^{9^{9}}) before
+    assert rewards == [e for _, _, e in normal] + [0.0] * len(PATHOLOGICAL)
+    assert metrics["accuracy/pathological"] == len(PATHOLOGICAL) and metrics["accuracy/timeouts"] == 0.0
+    assert all(accuracy_module.fast_score(("7", (a,), True)) == (0.0, "pathological") for a in PATHOLOGICAL)
+
+
+def test_an_answer_that_keeps_sympy_busy_is_dropped_at_its_cpu_deadline_and_the_worker_lives():
+    """Short and shallow, so no cheap check catches them, but seconds of sympy each: the worker
+    interrupts the item itself after ``timeout`` CPU seconds and takes the next one."""
+    reward = AccuracyReward(timeout=0.3, num_workers=1)
+    assert reward(["q"], [r"\boxed{\frac{3}{6}}"], solution=[r"\frac{1}{2}"]) == [1.0]
+    pool = accuracy_module.shared_pool(1, preload=[accuracy_module.__name__])
+    workers = pool.pids
+    busy = [r"(x+y+z+3)^{40}", r"\sin(\sin(\sin(\sin(\sin(\sin(\sin(\sin(3))))))))"]
+    metrics = {}
+    rewards = reward(["q"] * 3, [rf"\boxed{{{a}}}" for a in busy] + [r"\boxed{x^2+1}"], solution=[r"x^2+1"] * 3,
+                     log_metric=metrics.__setitem__)
+    assert rewards == [0.0, 0.0, 1.0]
+    assert metrics["accuracy/pathological"] == 2.0 and metrics["accuracy/timeouts"] == 2.0 and metrics["accuracy/crashes"] == 0.0
+    assert pool.pids == workers  # interrupted, not killed: no interpreter to restart
+
+
+def _fractions(seed: int, n: int = 8) -> tuple[list[str], list[str]]:
+    """``n`` distinct fraction golds and their right answers written otherwise (workers parse them)."""
+    golds = [rf"\frac{{{seed * 100 + i}}}{{7}}" for i in range(n)]
+    return golds, [rf"</think> \boxed{{\dfrac{{{2 * (seed * 100 + i)}}}{{14}}}}" for i in range(n)]
+
+
+def test_a_worker_killed_mid_batch_costs_its_item_only_and_the_next_call_is_as_fast(monkeypatch, tmp_path):
+    """A real SIGKILL (what the OOM killer sends) on the worker busy with one item: that item
+    scores 0.0 (``accuracy/crashes``), the rest of the batch is right, the pool is whole again
+    when the call returns, and the next call takes no longer than one before the kill."""
+    import os
+    import signal
+    import threading
+
+    monkeypatch.setattr(accuracy_module, "score_answer", scoring_helpers.hang_on_cue)
+    reward = AccuracyReward(num_workers=2)
+    pool = accuracy_module.shared_pool(2, preload=[accuracy_module.__name__])
+    golds, completions = _fractions(1)
+    assert reward(["q"] * 8, completions, solution=golds) == [1.0] * 8  # both workers up and warm
+    golds, completions = _fractions(2)
+    start = time.monotonic()
+    assert reward(["q"] * 8, completions, solution=golds) == [1.0] * 8
+    before = time.monotonic() - start
+
+    pid_file = tmp_path / "pid"
+    golds, completions = _fractions(3)
+    completions[3] = rf"</think> \boxed{{hang:{pid_file}}}"
+    killed = []
+
+    def kill_the_busy_worker():
+        deadline = time.monotonic() + 30
+        while not pid_file.exists() or not pid_file.read_text():
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        killed.append(int(pid_file.read_text()))
+        os.kill(killed[0], signal.SIGKILL)
+
+    killer = threading.Thread(target=kill_the_busy_worker)
+    killer.start()
+    metrics = {}
+    rewards = reward(["q"] * 8, completions, solution=golds, log_metric=metrics.__setitem__)
+    killer.join()
+    assert rewards == [1.0] * 3 + [0.0] + [1.0] * 4
+    assert metrics["accuracy/crashes"] == 1.0 and metrics["accuracy/timeouts"] == 0.0
+    assert killed[0] not in pool.pids and len(pool.pids) == 2
+
+    golds, completions = _fractions(4)
+    start = time.monotonic()
+    assert reward(["q"] * 8, completions, solution=golds) == [1.0] * 8
+    after = time.monotonic() - start
+    assert after < 3 * before + 0.5, (before, after)  # a worker still starting would cost ~1-3 s here

@@ -102,3 +102,28 @@ def test_language_hostile(language):
 def test_language_bad_default():
     with pytest.raises(ValueError, match="default_language"):
         LanguageConsistencyReward(default_language="english")
+
+
+def test_language_stray_tags_are_not_words(language):
+    """A stray ``</think>`` used to count as the English word "think" (1.0 for tag soup)."""
+    metrics = {}
+    assert language(["What is 2 + 2?"] * 2, ["</think></think><think>", "<think><answer></answer></think> 4"],
+                    log_metric=metrics.__setitem__) == [None, None]
+    assert metrics["language_consistency/no_words"] == 2.0
+    (mixed,) = language(["What is x?"], [think("</answer><br> " + FR * 2)])
+    assert mixed < 0.05  # the tags do not make French reasoning English
+
+
+def test_language_one_word_of_reasoning_counts_for_the_target(language):
+    """One or two words carry too little evidence to outvote the language asked for ("Two."
+    alone reads as Polish); a sentence does."""
+    rewards = language(["What is 2 + 2?"] * 4, [think("Two."), think("Wait."), think("Four. Done."),
+                                                think("Attends, cela ne semble pas correct.")])
+    assert rewards == [1.0, 1.0, 1.0, 0.0]
+
+
+def test_language_a_long_unpunctuated_run_can_still_mix(language):
+    english = "the answer is four and we are done " * 30
+    french = "la réponse est quatre et nous avons fini " * 30
+    (reward,) = language(["What is x?"], [think(english + french)], language=["en"])
+    assert 0.35 <= reward <= 0.65  # was 0.0: the whole run was one sentence, judged French

@@ -27,3 +27,10 @@ def test_accuracy_and_choice_describe_their_final_answers_and_groups():
     assert final_answer(fmt, "anything") is None and answer_groups(fmt) is None
     assert answer_groups(accuracy)([["1", "1.0", None]]) == [[0, 0, None]]
     assert answer_groups(choice)([["B", "A", "B", None]]) == [[0, 1, 0, None]]
+
+
+def test_multi_part_answers_group_as_sets_and_words_as_text():
+    """The accuracy reward's rules: parts in any order are one answer; an anagram is not a
+    product of the same letters."""
+    answers = ["1, -2", "-2, 1", "-2", "Alice", r"\text{alice}", "ecilA", "forty two", "42"]
+    assert equivalence_groups(answers) == [0, 0, 1, 2, 2, 3, 4, 4]

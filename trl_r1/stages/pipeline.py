@@ -131,7 +131,7 @@ def substitute(value: Any, artifacts: dict[str, dict], where: str) -> Any:
     return _REFERENCE.sub(replace, value)
 
 
-def _promised(step: Step, kind: str) -> dict[str, str]:
+def promised(step: Step, kind: str) -> dict[str, str]:
     """What a stage will produce, before it ran (to validate later stages' references): a
     ``sample`` stage a dataset, an ``evaluate`` stage nothing to pass on, the others a model."""
     if kind == "sample":
@@ -139,7 +139,8 @@ def _promised(step: Step, kind: str) -> dict[str, str]:
     return {} if kind == "evaluate" else {"model": str(step.output_dir)}
 
 
-def _load(step: Step, artifacts: dict, check_only: bool = False):
+def load_step(step: Step, artifacts: dict, check_only: bool = False):
+    """The stage's recipe with its overrides, references to earlier stages' ``artifacts`` resolved."""
 
     values = read_yaml(step.recipe)
     if values.get("stage") == "pipeline":
@@ -159,8 +160,8 @@ def validate(config: PipelineConfig) -> None:
     for step in steps(config):
         if not step.recipe.is_file():
             raise ValueError(f"stage {step.name!r}: no such recipe file {step.recipe}")
-        recipe = _load(step, artifacts, check_only=True)
-        artifacts[step.name] = _promised(step, recipe.stage.name)
+        recipe = load_step(step, artifacts, check_only=True)
+        artifacts[step.name] = promised(step, recipe.stage.name)
     if config.evaluate is not None:
         _evaluation(config, "start", "model", check_only=True)
 
@@ -175,7 +176,7 @@ def _evaluation(config: PipelineConfig, name: str, model: str, check_only: bool 
                 Path(config.output_dir) / "eval" / name)
     if not step.recipe.is_file():
         raise ValueError(f"evaluate: no such recipe file {step.recipe}")
-    recipe = _load(step, {"output_dir": config.output_dir}, check_only=check_only)
+    recipe = load_step(step, {"output_dir": config.output_dir}, check_only=check_only)
     if recipe.stage.name != "evaluate":
         raise ValueError(f"evaluate: {step.recipe} is a `{recipe.stage.name}` recipe, not an `evaluate` one")
     return step, recipe
@@ -245,7 +246,7 @@ def run(recipe) -> dict:
     rows = []
     chain = steps(config)
     for i, step in enumerate(chain):
-        stage_recipe = _load(step, artifacts)
+        stage_recipe = load_step(step, artifacts)
         if i == 0 and config.evaluate is not None:  # the starting model, as a baseline
             start_model = next(c.model_name_or_path for c in stage_recipe.configs if getattr(c, "model_name_or_path", None))
             rows.append(_row("start", "-", None, {}, _evaluate(config, "start", start_model)))

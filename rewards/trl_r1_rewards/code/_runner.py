@@ -1,26 +1,9 @@
 """The in-sandbox half of the local sandbox: runs one program against all its test cases.
 
-Started by :mod:`trl_r1_rewards.code.sandbox` as ``python -S -I -B _runner.py``, usually as
-PID 1 of fresh PID/mount/network/IPC/UTS namespaces, with a clean environment. It reads one
-job from stdin and writes the results to stdout, both :mod:`marshal`-encoded (built in: the
-runner imports nothing that costs start-up time). Standard library only, no package imports:
-this file runs as a script, outside the package.
-
-Job (a dict): ``workdir``, ``files`` {name: bytes}, ``compile`` argv or None, ``run`` argv,
-``inputs`` [bytes], ``env``, ``uid`` (int or None: drop to it for every program process),
-``pid_namespace`` (bool), ``readonly_root`` (bool: remount every mount read-only and put a
-size-capped tmpfs on ``workdir``), and the limits ``wall_s``, ``cpu_s``, ``memory_bytes``,
-``output_bytes``, ``nproc``, ``file_bytes``, ``compile_wall_s``, ``compile_memory_bytes``.
-
-Results: {"compile": result or None, "tests": [result, ...]} where a result is
-{"status", "exit_code", "stdout", "stderr", "seconds"}; status is one of ``ok``,
-``runtime_error``, ``timeout``, ``output_limit``, ``compile_error``, ``sandbox_error``.
-
-Each program process (compile step and every test) runs in its own process group, with
-rlimits (CPU time, address space, file size, process count, no core dumps), as ``uid``, stdin
-from an anonymous memfd, stdout/stderr through pipes read incrementally and capped. After
-each one, every process it left behind is killed: with a PID namespace the runner is init
-and ``kill(-1)`` reaches everything else in it, detached or not.
+Started by :mod:`trl_r1_rewards.code.sandbox` as ``python -S -I -B _runner.py``, usually as PID 1
+of fresh namespaces with a clean environment; one job in on stdin, results out on stdout, both
+:mod:`marshal`-encoded (see :func:`main`). Standard library only: this file runs as a script,
+outside the package, and must start fast.
 """
 
 import marshal
@@ -273,6 +256,21 @@ def _error(message, n):
 
 
 def main():
+    """Read one job, run it, write the results.
+
+    Job (a dict): ``workdir``, ``files`` {name: bytes}, ``compile`` argv or None, ``run`` argv,
+    ``inputs`` [bytes], ``env``, ``uid`` (int or None: drop to it for every program process),
+    ``pid_namespace`` (bool), ``readonly_root`` (bool: remount every mount read-only and put a
+    size-capped tmpfs on ``workdir``), and the limits ``wall_s``, ``cpu_s``, ``memory_bytes``,
+    ``output_bytes``, ``nproc``, ``file_bytes``, ``compile_wall_s``, ``compile_memory_bytes``.
+
+    Results: {"compile": result or None, "tests": [result, ...]}, a result being {"status",
+    "exit_code", "stdout", "stderr", "seconds"} with status ``ok``, ``runtime_error``,
+    ``timeout``, ``output_limit``, ``compile_error`` or ``sandbox_error``. Each program process
+    runs in its own process group under rlimits, as ``uid``, stdin from a memfd, output read
+    incrementally and capped; after each one, everything it left behind is killed (as init of a
+    PID namespace, ``kill(-1)`` reaches detached processes too).
+    """
     job = marshal.load(sys.stdin.buffer)
     n = len(job["inputs"])
     try:

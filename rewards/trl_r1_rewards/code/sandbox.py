@@ -1,29 +1,10 @@
 """The local sandbox: run untrusted programs on this Linux machine with OS-level isolation.
 
-One call to :meth:`LocalSandbox.run` is one sandbox invocation for one program and all its
-test cases: a throwaway directory, then ``unshare`` starts :mod:`._runner` as PID 1 of new
-PID, mount, network, IPC and UTS namespaces with an empty environment. The runner makes the
-whole filesystem read-only except a size-capped tmpfs on the throwaway directory, then runs
-the program once per test case as an unprivileged uid under rlimits, and kills everything the
-program left behind after each test. When the runner exits, the kernel kills whatever is still
-in its PID namespace. Setting up the namespaces once per program instead of once per test
-keeps the per-test cost to one ``fork``/``exec`` of the program.
-
-Isolation layers (detected once per process, each unavailable one logged once):
-
-============== ===================================================== =====================
-layer          what it stops                                         needs
-============== ===================================================== =====================
-rlimits        CPU time, memory, file size, core dumps, open files   always on
-uid            signalling/ptracing the trainer, writing its files;   running as root
-               makes RLIMIT_NPROC bind (one uid per worker slot)
-namespaces     network; seeing or signalling host processes;         ``unshare`` (root, or
-               detached processes outliving the run                  user namespaces)
-readonly_fs    creating/modifying/deleting anything outside the dir  namespaces
-============== ===================================================== =====================
-
-Without namespaces a process left behind is still killed by uid (when the uid layer is on) or
-by process group.
+One :meth:`LocalSandbox.run` call runs one program on all its test cases: ``unshare`` starts
+:mod:`._runner` as PID 1 of fresh PID, mount, network, IPC and UTS namespaces, which runs the
+program once per test as an unprivileged uid under rlimits on a read-only filesystem with a
+small writable tmpfs. The isolation layers, what each stops and what it needs are in
+rewards/README.md, "The sandbox"; each unavailable layer is logged once.
 """
 
 from __future__ import annotations

@@ -1,0 +1,141 @@
+"""``python -m trl_r1 plan RECIPE.yaml``: does a recipe fit its GPUs, before it queues for them.
+
+``plan_recipe`` returns one ``StagePlan`` per stage (a pipeline: one per link) with the per-GPU
+peak memory by part, per-step work and time, a verdict, and the change that makes it fit.
+The hardware comes from the recipe's ``hardware:`` mapping (see ``hardware``), or the command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from .hardware import Hardware, from_recipe
+from .planner import Options, StagePlan, plan_generation, plan_training, recipe_lineage, resolve_model
+
+__all__ = ["Options", "StagePlan", "check_fits", "plan_recipe", "main"]
+
+_TRAINING = ("grpo", "sft", "reward_model")
+
+
+def _recipes_root(path: Path) -> Path:
+    """The ``recipes/`` folder a recipe lives in (to find which recipe writes a model), else its own."""
+    for parent in path.resolve().parents:
+        if parent.name == "recipes":
+            return parent
+    return path.resolve().parent
+
+
+def _hardware(recipe, hardware_overrides: dict, nodes: int | None) -> Hardware:
+    spec = {**(recipe.hardware or {}), **hardware_overrides}
+    if "gpu" not in spec:
+        raise ValueError(f"{recipe.path}: the recipe names no hardware: add `hardware: {{gpu: H100-80GB, "
+                         "accelerate_config: ...}` to it, or pass --gpu H100-80GB [--gpus 8] [--accelerate_config FILE]")
+    hw = from_recipe(spec, recipe.path)
+    return replace(hw, nodes=nodes) if nodes else hw
+
+
+def _plan_one(recipe, name: str, hw: Hardware, lineage: dict, options: Options) -> StagePlan:
+    model = options.model_shape or _model_of(recipe)
+    shape = resolve_model(model, lineage)
+    if recipe.stage.name in _TRAINING:
+        return plan_training(recipe, name, hw, shape, lineage, options)
+    return plan_generation(recipe, name, hw, shape, options)
+
+
+def _model_of(recipe) -> str:
+    for config in recipe.configs:
+        if getattr(config, "model_name_or_path", None):
+            return config.model_name_or_path
+    raise ValueError(f"{recipe.path}: no model_name_or_path")
+
+
+def plan_recipe(path: str | Path, overrides: list[str] | None = None, options: Options | None = None,
+                hardware_overrides: dict | None = None, nodes: int | None = None) -> list[StagePlan]:
+    """Plan a recipe (with ``--field value`` overrides) on the hardware it names, or on
+    ``hardware_overrides`` (keys of a recipe's ``hardware:``)."""
+    from ..recipe import load_recipe
+    from ..stages import pipeline
+
+    options = options or Options()
+    hardware_overrides = dict(hardware_overrides or {})
+    recipe = load_recipe(path, overrides, check_only=True)
+    lineage = recipe_lineage(_recipes_root(Path(path)))
+    if recipe.stage.name != "pipeline":
+        return [_plan_one(recipe, Path(path).name, _hardware(recipe, hardware_overrides, nodes), lineage, options)]
+    config = recipe.configs[0]
+    artifacts, plans = {"output_dir": config.output_dir}, []
+    for step in pipeline.steps(config):
+        stage_recipe = pipeline.load_step(step, artifacts, check_only=True)
+        if recipe.hardware and not stage_recipe.hardware:
+            stage_recipe.hardware = recipe.hardware
+        model = getattr(stage_recipe.configs[0], "model_name_or_path", None) or _model_of(stage_recipe)
+        lineage[str(step.output_dir)] = model
+        hw = _hardware(stage_recipe, hardware_overrides, nodes)
+        plans.append(_plan_one(stage_recipe, step.name, hw, lineage, options))
+        artifacts[step.name] = pipeline.promised(step, stage_recipe.stage.name)
+    return plans
+
+
+def check_fits(path: str, overrides: list[str]) -> int:
+    """`check` on a recipe that names its hardware: plan it, fail when a stage does not fit."""
+    try:
+        plans = plan_recipe(path, overrides)
+    except (LookupError, ValueError) as e:
+        print(f"error: {path}: cannot plan it on its hardware: {e}", file=sys.stderr)
+        return 2
+    for plan in plans:
+        print(f"  {plan.name} on {plan.hardware.describe()}: {plan.verdict()}")
+    failed = [plan for plan in plans if not plan.fits]
+    for plan in failed:
+        print(f"\n{plan.to_text()}", file=sys.stderr)
+        print(f"error: {path}: stage {plan.name!r} does not fit its hardware; fix: {plan.fix}", file=sys.stderr)
+    return 2 if failed else 0
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m trl_r1 plan",
+        description="Per-GPU peak memory, per-step work and a verdict for a recipe on its GPUs. Other --field "
+                    "value pairs override the recipe, as when running it.")
+    parser.add_argument("recipe")
+    parser.add_argument("--gpu", help="GPU kind: H100-80GB, H200-141GB, A100-80GB, A100-40GB or NAME-<N>GB")
+    parser.add_argument("--gpu_memory", help="GPU memory, e.g. 80GB (instead of --gpu)")
+    parser.add_argument("--gpus", type=int, help="processes (GPUs) in all, every node together")
+    parser.add_argument("--nodes", type=int, help="nodes (for the host memory offload needs)")
+    parser.add_argument("--accelerate_config", help="accelerate config file: processes, ZeRO stage, offload")
+    parser.add_argument("--model_shape", help="plan as this model: a shipped id or a folder with config.json")
+    parser.add_argument("--prompt_tokens", type=int, help="prompt length to assume (default: from the recipe, else 512)")
+    parser.add_argument("--mfu", type=float, default=0.4, help="training's share of peak FLOPs (default 0.4)")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    """Exit status 0 when every stage fits, 1 when one does not, 2 on a bad recipe or option."""
+    from ..recipe import RecipeError
+    from .shapes import UnknownModel
+
+    args, overrides = make_parser().parse_known_args(argv)
+    hardware = {k: v for k, v in (("gpu", args.gpu or (args.gpu_memory and f"GPU-{args.gpu_memory}")),
+                                  ("gpus", args.gpus)) if v}
+    if args.accelerate_config:
+        hardware["accelerate_config"] = str(Path(args.accelerate_config).resolve())
+    options = Options(model_shape=args.model_shape, prompt_tokens=args.prompt_tokens, mfu=args.mfu)
+    try:
+        plans = plan_recipe(args.recipe, overrides, options, hardware, args.nodes)
+    except (RecipeError, UnknownModel, ValueError) as e:
+        print(f"error: {e}")
+        return 2
+    if args.json:
+        print(json.dumps([{"stage": p.name, "kind": p.kind, "model": p.model.name, "hardware": p.hardware.describe(),
+                           "parts_gib": {q.name: round(q.bytes / 2**30, 2) for q in p.parts},
+                           "peak_gib": round(p.peak / 2**30, 2), "usable_gib": round(p.budget / 2**30, 2),
+                           "fits": p.fits, "per_step": p.per_step, "notes": p.notes, "fix": p.fix} for p in plans],
+                         indent=1))
+    else:
+        print("\n\n".join(p.to_text() for p in plans))
+    return 0 if all(p.fits for p in plans) else 1
