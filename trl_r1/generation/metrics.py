@@ -225,8 +225,8 @@ def compare_models(start: dict[str, dict], trained: dict[str, dict]) -> list[dic
     >>> def ev(p, n=1, t=0.0): return {"pass@1": p, "pass@1_stderr": 0.05, "num_questions": 100, "format_rate": 0.5,
     ...                               "settings": {"num_samples": n, "temperature": t, "top_p": 0.95}}
     >>> rows = compare_models({"sampled": ev(0.3, 4, 0.6), "greedy": ev(0.25)}, {"sampled": ev(0.5, 4, 0.6), "greedy": ev(0.5)})
-    >>> [(r["metric"], round(r["difference"], 2), round(r["z"], 2)) for r in rows]
-    [('pass@1, 4 samples at T=0.6, top-p 0.95', 0.2, 2.83), ('greedy accuracy (T=0)', 0.25, 3.73), ('format rate (sampled)', 0.0, None)]
+    >>> [(r["metric"], round(r["difference"], 2), r["z"] and round(r["z"], 2)) for r in rows]
+    [('pass@1, 4 samples at T=0.6, top-p 0.95', 0.2, 2.83), ('greedy accuracy (T=0)', 0.25, 3.65), ('format rate (sampled)', 0.0, None)]
     """
     rows = []
     for mode in ("sampled", "greedy"):
