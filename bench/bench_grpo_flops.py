@@ -111,8 +111,10 @@ def run_trainer(kind: str, model_path: str, args_kwargs: dict, steps: int):
                               callbacks=[timer.callback()])
     trainer.train()
     logs = [h for h in trainer.state.log_history if "completions/mean_length" in h]
-    prompt_tokens = statistics.mean(len(trainer.processing_class.apply_chat_template(p, add_generation_prompt=True))
-                                    for p in rows["prompt"][:8])
+    tokenizer = trainer.processing_class
+    prompt_tokens = statistics.mean(
+        len(tokenizer(tokenizer.apply_chat_template(p, add_generation_prompt=True, tokenize=False),
+                      add_special_tokens=False)["input_ids"]) for p in rows["prompt"][:8])
     return timer.times, logs, prompt_tokens
 
 

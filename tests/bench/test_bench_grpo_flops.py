@@ -19,6 +19,8 @@ def test_bench_prints_achieved_flops_next_to_the_peaks_for_both_trainers(tiny_mo
     assert results["peaks"]["fp32"] > 0 and results["peaks"]["bf16"] > 0
     for kind in ("r1", "trl"):
         assert results[kind]["achieved"] == results[kind]["flops"] / results[kind]["step_seconds"]
+    prompt = int(out.split("; prompt ")[1].split()[0])
+    assert prompt > 20  # the system prompt, the demonstration and the question, in tokens
     assert "matmul peak at" in out and "of the fp32 matmul peak" in out
     assert "R1GRPOTrainer / GRPOTrainer step time:" in out
 
