@@ -93,10 +93,40 @@ def test_model_flag_and_validation(tmp_path):
     assert config.model_name_or_path == "other/model" and config.num_samples == 64
     assert config.max_new_tokens == 12 and config.sampling.temperature == 0.6
     for bad, field in [({"num_samples": 0}, "num_samples"), ({"scorer": "acuracy"}, "acuracy"),
-                       ({"scorer_kwargs": {"colour": 1}}, "colour"), ({"temperature": 0.0}, "temperature"),
+                       ({"scorer_kwargs": {"colour": 1}}, "colour"), ({"temperature": -1.0}, "temperature"),
+                       ({"temperature": 0.0}, "num_samples: greedy decoding"),
                        ({"model_name_or_path": None}, "model_name_or_path")]:
         with pytest.raises(RecipeError, match=field):
             load_recipe(None, values={**values, **bad})
+
+
+def test_temperature_zero_decodes_greedily_one_answer_per_question(tiny_model, bench_file, tmp_path):
+    out = tmp_path / "greedy"
+    recipe = write_recipe(tmp_path / "eval.yaml", eval_recipe(tiny_model, bench_file, out, temperature=0.0, num_samples=1))
+    run_cli(str(recipe))
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["num_samples"] == 1 and metrics["settings"]["temperature"] == 0.0
+    assert "pass@1_stderr" in metrics
+    again = tmp_path / "again"
+    run_cli(str(recipe), "--output_dir", str(again), "--seed", "7")
+    assert [r["completion"] for r in samples(again)] == [r["completion"] for r in samples(out)]  # no randomness
+
+
+def test_a_trained_model_folder_is_evaluated_with_the_prompt_it_was_trained_with(tiny_model, bench_file, tmp_path):
+    import shutil
+
+    from trl_r1.data.templates import PromptArguments
+
+    model = tmp_path / "trained"
+    shutil.copytree(tiny_model, model)
+    examples = [{"role": "user", "content": "What is 2 + 3?"}, {"role": "assistant", "content": "5"}]
+    PromptArguments(system_prompt="Be brief.", chat_examples=examples).save_prompt(model)
+    out = tmp_path / "out"
+    recipe = write_recipe(tmp_path / "eval.yaml", eval_recipe(model, bench_file, out, max_questions=1))
+    result = run_cli(str(recipe))
+    assert f"Prompt: the one the model was trained with, from {model / 'prompt.json'}" in result.stdout
+    settings = json.loads((out / "metrics.json").read_text())["settings"]
+    assert (settings["system_prompt"], settings["chat_examples"]) == ("Be brief.", examples)
 
 
 @pytest.mark.parametrize("name", ["aime24", "math500", "gpqa_diamond", "livecodebench"])
@@ -170,3 +200,12 @@ def test_cons_at_k_for_multiple_choice_votes_over_the_chosen_letters():
     # q0: B 2 votes, C 1 -> B, right. q1: C 2, A 2, a tie: C came first -> wrong. q2: D alone -> right.
     assert metrics["cons@4"] == pytest.approx(2 / 3)
     assert metrics["pass@1"] == pytest.approx((2 / 4 + 2 / 4 + 1 / 4) / 3)
+
+
+def test_tiny_arithmetic_recipe_scores_the_last_number_with_the_training_prompt():
+    repo = Path(__file__).resolve().parents[2]
+    (config,) = load_recipe(repo / "recipes/eval/tiny_arithmetic.yaml").configs
+    (_, training, _) = load_recipe(repo / "recipes/tiny/zero.yaml").configs
+    assert config.scorer == "number" and config.dataset_split == "test"
+    assert [getattr(config, k) for k in ("prompt_template", "system_prompt", "chat_examples")] == \
+        [getattr(training, k) for k in ("prompt_template", "system_prompt", "chat_examples")]

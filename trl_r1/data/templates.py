@@ -4,7 +4,9 @@ prompt it was trained with)."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+from pathlib import Path
 
 # DeepSeek-R1-Zero's template for base models, verbatim from the paper (docs/r1.md, "R1-Zero").
 ZERO_TEMPLATE = (
@@ -16,6 +18,9 @@ ZERO_TEMPLATE = (
 )
 
 TEMPLATES = ("zero", "chat")
+# A trained model's folder holds the prompt settings it was trained with, for its evaluation.
+PROMPT_FILE = "prompt.json"
+PROMPT_FIELDS = ("prompt_template", "system_prompt", "chat_examples")
 
 
 def make_prompt(
@@ -71,3 +76,22 @@ class PromptArguments:
     def prompt(self, question: str) -> str | list[dict]:
         """``question`` as the model's prompt (:func:`make_prompt`)."""
         return make_prompt(question, self.prompt_template, self.system_prompt, self.chat_examples)
+
+    def save_prompt(self, folder: str | Path) -> Path:
+        """Write the prompt settings to ``folder/prompt.json`` (next to a trained model)."""
+        path = Path(folder) / PROMPT_FILE
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({k: getattr(self, k) for k in PROMPT_FIELDS}, indent=2) + "\n")
+        return path
+
+    def use_trained_prompt(self, model: str | None) -> Path | None:
+        """Take the prompt settings a trained model's folder records (its ``prompt.json``), if
+        ``model`` is such a folder; returns the file read, or None (settings unchanged)."""
+        path = Path(model) / PROMPT_FILE if model else None
+        if path is None or not path.is_file():
+            return None
+        for key, value in json.loads(path.read_text()).items():
+            if key in PROMPT_FIELDS:
+                setattr(self, key, value)
+        self.check_prompt_arguments()
+        return path

@@ -26,7 +26,8 @@ class GenerationArguments(PromptArguments):
         scorer (`str`): the reward that decides correctness (>= 1 is correct), from
             `python -m trl_r1 list`; `scorer_kwargs` are its options.
         num_samples (`int`): k samples per question.
-        temperature / top_p / max_new_tokens: the paper's 0.6 / 0.95 / 32768 by default.
+        temperature / top_p / max_new_tokens: the paper's 0.6 / 0.95 / 32768 by default;
+            temperature 0 decodes greedily (with num_samples 1).
         batch_size (`int`): questions per generation call (each sampled `num_samples` times).
         max_questions (`int`, *optional*): only the first N questions (quick runs).
         prompt_template / system_prompt / chat_examples: how a question becomes a prompt; use
@@ -50,7 +51,7 @@ class GenerationArguments(PromptArguments):
     scorer: str | None = field(default="accuracy", metadata={"help": "Reward that decides correctness (>= 1 is correct)."})
     scorer_kwargs: dict = field(default_factory=dict, metadata={"help": "Options of the scorer reward."})
     num_samples: int = field(default=4, metadata={"help": "Samples per question (k)."})
-    temperature: float = field(default=0.6, metadata={"help": "Sampling temperature (paper: 0.6)."})
+    temperature: float = field(default=0.6, metadata={"help": "Sampling temperature (paper: 0.6; 0: greedy, one sample)."})
     top_p: float = field(default=0.95, metadata={"help": "Nucleus sampling (paper: 0.95)."})
     max_new_tokens: int = field(default=32768, metadata={"help": "Generation budget per sample (paper: 32768)."})
     batch_size: int = field(default=8, metadata={"help": "Questions per generation call."})
@@ -89,9 +90,12 @@ class GenerationArguments(PromptArguments):
             value = getattr(self, key)
             if value is not None and value < 1:
                 raise ValueError(f"{key}: must be >= 1, got {value}")
-        if not 0 < self.top_p <= 1 or self.temperature <= 0:
-            raise ValueError(f"temperature must be > 0 and top_p in (0, 1] (R1: 0.6 and 0.95), got "
+        if not 0 < self.top_p <= 1 or self.temperature < 0:
+            raise ValueError(f"temperature must be >= 0 (0: greedy) and top_p in (0, 1] (R1: 0.6 and 0.95), got "
                              f"{self.temperature} and {self.top_p}")
+        if self.temperature == 0 and self.num_samples != 1:
+            raise ValueError(f"num_samples: greedy decoding (temperature 0) gives one answer per question; "
+                             f"set num_samples: 1, got {self.num_samples}")
         self.check_prompt_arguments()
         if self.backend not in BACKENDS:
             raise ValueError(f"backend: {self.backend!r} is not one of {BACKENDS}")

@@ -4,6 +4,7 @@ the scorer reward's to say (its ``group_answers``)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 
 from trl_r1_rewards import full_response, r1_conditions
@@ -54,6 +55,62 @@ def mean_pass_at_k(scores: Sequence[Sequence[float]], k: int) -> float:
     return sum(pass_at_k(len(s), sum(_correct(x) for x in s), k) for s in scores) / len(scores)
 
 
+def standard_error(values: Sequence[float]) -> float:
+    """Standard error of the mean of ``values`` (one per question: its pass@1), population
+    variance over n; for 0/1 values this is the binomial ``sqrt(p (1 - p) / n)``.
+
+    >>> standard_error([1, 0, 1, 0]), standard_error([0.5, 0.5]), standard_error([])
+    (0.25, 0.0, 0.0)
+    """
+    if not values:
+        return 0.0
+    mean = sum(values) / len(values)
+    return math.sqrt(sum((v - mean) ** 2 for v in values) / len(values) / len(values))
+
+
+def two_sided_p(z: float) -> float:
+    """P(|Z| >= |z|) for a standard normal Z.
+
+    >>> round(two_sided_p(1.959964), 4), two_sided_p(0.0)
+    (0.05, 1.0)
+    """
+    return math.erfc(abs(z) / math.sqrt(2))
+
+
+def two_proportion_test(p1: float, n1: int, p2: float, n2: int) -> tuple[float, float]:
+    """The two-proportion z-test of ``p2 - p1`` (e.g. greedy accuracy after vs before training),
+    with the pooled proportion: returns ``(z, two-sided p)``. The two evaluations share their
+    questions, so this ignores the pairing and is, if anything, conservative.
+
+    >>> z, p = two_proportion_test(0.25, 100, 0.5, 100)
+    >>> round(z, 3), round(p, 4)
+    (3.651, 0.0003)
+    >>> two_proportion_test(0.0, 10, 0.0, 10)
+    (0.0, 1.0)
+    """
+    pooled = (p1 * n1 + p2 * n2) / (n1 + n2)
+    spread = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
+    if spread == 0:
+        return 0.0, 1.0
+    z = (p2 - p1) / spread
+    return z, two_sided_p(z)
+
+
+def difference_test(mean1: float, se1: float, mean2: float, se2: float) -> tuple[float, float]:
+    """z-test of ``mean2 - mean1`` for two means with standard errors (e.g. pass@1 over k
+    samples per question): returns ``(z, two-sided p)``.
+
+    >>> z, p = difference_test(0.3, 0.03, 0.5, 0.04)
+    >>> round(z, 2), round(p, 5)
+    (4.0, 6e-05)
+    """
+    spread = math.sqrt(se1 ** 2 + se2 ** 2)
+    if spread == 0:
+        return 0.0, 1.0
+    z = (mean2 - mean1) / spread
+    return z, two_sided_p(z)
+
+
 def _correct(score: float | None) -> bool:
     return score is not None and score >= 1.0
 
@@ -95,7 +152,7 @@ def summarize(questions: Sequence[Sequence[dict]], reflection_words: Sequence[st
     ...          {"score": 0.0, "answer": "3", "completion": "3", "num_tokens": 2}]]
     >>> from trl_r1_rewards import load_reward
     >>> summarize(rows, ["wait"], load_reward("accuracy").group_answers)
-    {'num_samples': 2, 'pass@1': 0.5, 'pass@2': 1.0, 'cons@2': 1.0, 'mean_response_tokens': 3.0, 'reflection_per_1k_words': 333.3333333333333, 'format_rate': 0.0}
+    {'num_samples': 2, 'pass@1': 0.5, 'pass@2': 1.0, 'pass@1_stderr': 0.0, 'cons@2': 1.0, 'mean_response_tokens': 3.0, 'reflection_per_1k_words': 333.3333333333333, 'format_rate': 0.0}
 
     ``format_rate`` is the share of samples in R1's output format (``<think>\\n...\\n</think>``
     then a summary: all four conditions of the ``format`` reward's ``r1`` template), counting a
@@ -113,6 +170,8 @@ def summarize(questions: Sequence[Sequence[dict]], reflection_words: Sequence[st
     metrics: dict = {"num_samples": n}
     for k in pass_ks(n) if n else []:
         metrics[f"pass@{k}"] = mean_pass_at_k(scores, k)
+    if n:
+        metrics["pass@1_stderr"] = standard_error([mean_pass_at_k([s], 1) for s in scores])
     if group_answers is not None and n:
         metrics[f"cons@{n}"] = mean_cons_at_k(group_answers([[s["answer"] for s in q] for q in questions]), scores)
     samples = [s for q in questions for s in q]
@@ -136,7 +195,7 @@ def markdown_table(results: Sequence[dict]) -> str:
     metric_keys: list[str] = []
     for result in results:
         for key in result:
-            if (key.startswith(("pass@", "cons@")) or key in ("mean_response_tokens", "reflection_per_1k_words", "format_rate")) \
+            if (key.startswith(("pass@", "cons@")) and key.split("@")[1].isdigit() or key in ("mean_response_tokens", "reflection_per_1k_words", "format_rate")) \
                     and key not in metric_keys:
                 metric_keys.append(key)
     order = {"pass": 0, "cons": 1}
@@ -154,4 +213,60 @@ def markdown_table(results: Sequence[dict]) -> str:
             else:
                 cells.append(f"{value:.1f}")
         lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def compare_models(start: dict[str, dict], trained: dict[str, dict]) -> list[dict]:
+    """The before/after rows of two models evaluated on the same questions, each as
+    ``{"sampled": metrics, "greedy": metrics}`` (:func:`summarize`'s metrics with ``settings``
+    and ``num_questions``): pass@1 over k samples (with its standard error; z-test of the
+    difference), greedy accuracy (two-proportion z-test) and the sampled answers' format rate.
+
+    >>> def ev(p, n=1, t=0.0): return {"pass@1": p, "pass@1_stderr": 0.05, "num_questions": 100, "format_rate": 0.5,
+    ...                               "settings": {"num_samples": n, "temperature": t, "top_p": 0.95}}
+    >>> rows = compare_models({"sampled": ev(0.3, 4, 0.6), "greedy": ev(0.25)}, {"sampled": ev(0.5, 4, 0.6), "greedy": ev(0.5)})
+    >>> [(r["metric"], round(r["difference"], 2), r["z"] and round(r["z"], 2)) for r in rows]
+    [('pass@1, 4 samples at T=0.6, top-p 0.95', 0.2, 2.83), ('greedy accuracy (T=0)', 0.25, 3.65), ('format rate (sampled)', 0.0, None)]
+    """
+    rows = []
+    for mode in ("sampled", "greedy"):
+        if mode not in start or mode not in trained:
+            continue
+        before, after = start[mode], trained[mode]
+        settings = after.get("settings", {})
+        if mode == "greedy":
+            label = "greedy accuracy (T=0)"
+            z, p = two_proportion_test(before["pass@1"], before["num_questions"], after["pass@1"], after["num_questions"])
+        else:
+            label = (f"pass@1, {settings.get('num_samples')} samples at T={settings.get('temperature')}, "
+                     f"top-p {settings.get('top_p')}")
+            z, p = difference_test(before["pass@1"], before["pass@1_stderr"], after["pass@1"], after["pass@1_stderr"])
+        rows.append({"metric": label, "start": before["pass@1"], "start_stderr": before["pass@1_stderr"],
+                     "trained": after["pass@1"], "trained_stderr": after["pass@1_stderr"],
+                     "difference": after["pass@1"] - before["pass@1"], "z": z, "p": p})
+    if "sampled" in start and "sampled" in trained:
+        before, after = start["sampled"]["format_rate"], trained["sampled"]["format_rate"]
+        rows.append({"metric": "format rate (sampled)", "start": before, "start_stderr": None, "trained": after,
+                     "trained_stderr": None, "difference": after - before, "z": None, "p": None})
+    return rows
+
+
+def comparison_table(rows: Sequence[dict], questions: str = "held-out questions") -> str:
+    """:func:`compare_models`' rows as Markdown, in percent, ``± standard error``.
+
+    >>> print(comparison_table([{"metric": "greedy accuracy (T=0)", "start": 0.25, "start_stderr": 0.043,
+    ...     "trained": 0.5, "trained_stderr": 0.05, "difference": 0.25, "z": 3.73, "p": 0.0002}]))
+    | held-out questions | start | trained | difference | z | p |
+    |---|---|---|---|---|---|
+    | greedy accuracy (T=0) | 25.0 ± 4.3 | 50.0 ± 5.0 | +25.0 | 3.73 | 0.0002 |
+    """
+    def percent(value, stderr):
+        return f"{100 * value:.1f}" + (f" ± {100 * stderr:.1f}" if stderr is not None else "")
+
+    lines = [f"| {questions} | start | trained | difference | z | p |", "|---|---|---|---|---|---|"]
+    for row in rows:
+        z = f"{row['z']:.2f}" if row["z"] is not None else ""
+        p = f"{row['p']:.2g}" if row["p"] is not None else ""
+        lines.append(f"| {row['metric']} | {percent(row['start'], row['start_stderr'])} | "
+                     f"{percent(row['trained'], row['trained_stderr'])} | {100 * row['difference']:+.1f} | {z} | {p} |")
     return "\n".join(lines)

@@ -14,6 +14,7 @@ from pathlib import Path
 from trl_r1_rewards import answer_groups, final_answer
 
 from ..data.loading import load_split
+from ..data.templates import PROMPT_FIELDS, PromptArguments
 from ..generation.arguments import GenerationArguments
 from ..generation.backends import make_backend
 from ..generation.loop import check_settings, read_samples, sample_questions
@@ -91,6 +92,9 @@ def with_choices(row: dict, index: int, config: EvalConfig) -> dict:
 def run(recipe) -> dict:
     (config,) = recipe.configs
     output_dir = Path(config.output_dir)
+    trained_prompt = config.use_trained_prompt(config.model_name_or_path)
+    if trained_prompt is not None:
+        print(f"Prompt: the one the model was trained with, from {trained_prompt}")
     check_settings(output_dir, config.settings(), SAMPLES_FILE, SETTINGS_FILE)
     questions = load_questions(config)
     samples_path = output_dir / SAMPLES_FILE
@@ -137,3 +141,40 @@ def _score(config: EvalConfig, scorer, index: int, row: dict, prompt, completion
             "score": score, "num_tokens": completion.num_tokens,
         })
     return rows
+
+
+# The two ways every model is evaluated before and after training: as the recipe samples (R1's
+# k samples at T=0.6) and greedily (one answer per question).
+MODES = {"sampled": {}, "greedy": {"temperature": 0.0, "num_samples": 1}}
+
+
+def evaluation_recipes(eval_recipe: str | Path, models: dict[str, str], prompt: PromptArguments,
+                       output_dir: str | Path) -> dict[tuple[str, str], object]:
+    """The `evaluate` recipes that compare ``models`` (name -> model) on ``eval_recipe``'s
+    questions: per model, sampled as the recipe says and greedily, all with ``prompt``'s
+    settings (the prompt the model is trained with), each in ``output_dir/<name>-<mode>``.
+    Loading them checks them (nothing else loads): a training stage calls this before training."""
+    from ..recipe import (  # the recipe loader finds stages, this among them
+        load_recipe,
+        read_yaml,
+    )
+
+    values = read_yaml(eval_recipe)
+    if values.get("stage") != "evaluate":
+        raise ValueError(f"{eval_recipe} is a `{values.get('stage')}` recipe, not an `evaluate` one")
+    recipes = {}
+    for name, model in models.items():
+        for mode, overrides in MODES.items():
+            run_values = {**values, **overrides, **{k: getattr(prompt, k) for k in PROMPT_FIELDS},
+                          "model_name_or_path": model, "output_dir": str(Path(output_dir) / f"{name}-{mode}")}
+            recipes[name, mode] = load_recipe(eval_recipe, values=run_values)
+    return recipes
+
+
+def run_evaluations(recipes: dict[tuple[str, str], object]) -> dict[str, dict[str, dict]]:
+    """Run :func:`evaluation_recipes`' recipes: {model name: {mode: metrics}}."""
+    results: dict[str, dict[str, dict]] = {}
+    for (name, mode), recipe in recipes.items():
+        print(f"\nEvaluating the {name} model ({mode}) on {recipe.configs[0].dataset_name}")
+        results.setdefault(name, {})[mode] = run(recipe)
+    return results

@@ -1,8 +1,12 @@
-"""Stage ``grpo``: GRPO training with R1GRPOTrainer (R1-Zero; R1 stages 2 and 4)."""
+"""Stage ``grpo``: GRPO training with R1GRPOTrainer (R1-Zero; R1 stages 2 and 4), optionally
+followed by a held-out evaluation of the starting and the trained model (``eval_recipe``)."""
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from trl import ModelConfig, get_peft_config
@@ -16,19 +20,56 @@ from ..data.loading import (
     subsample,
     with_prompts,
 )
+from ..generation.metrics import compare_models, comparison_table
 from ..models import hub_id, model_init_kwargs, resolve_model
 from ..train.callbacks import METRICS_FILE, MetricsFileCallback, read_metrics
 from ..train.checkpoints import on_main_process, train_and_save
-from ..train.config import TASK_COLUMN, R1GRPOConfig, R1ScriptArguments
+from ..train.config import (
+    TASK_COLUMN,
+    R1GRPOConfig,
+    R1ScriptArguments,
+    bf16_where_the_cpu_has_it,
+)
 from ..train.hub import defer_push, first_last_mean, publish
 from ..train.trainer import R1GRPOTrainer, build_rewards
+from .evaluate import evaluation_recipes, run_evaluations
 
 logger = logging.getLogger(__name__)
 
-ARGUMENTS = (R1ScriptArguments, R1GRPOConfig, ModelConfig)
+EVAL_DIR, EVAL_FILE, EVAL_TABLE = "eval", "evaluation.json", "evaluation.md"
 
 
-def validate(script_args: R1ScriptArguments, args: R1GRPOConfig, model_args: ModelConfig) -> None:
+@dataclass
+class GRPOScriptArguments(R1ScriptArguments):
+    """[`R1ScriptArguments`] plus:
+
+    Args:
+        eval_recipe (`str`, *optional*): an `evaluate` recipe (path relative to this recipe's
+            file) run after training on the starting and the trained model, each sampled as the
+            recipe says and greedily, with the prompt the model was trained with. The
+            before/after table (with z-tests) is printed and goes into the card and the plot.
+    """
+
+    eval_recipe: str | None = field(
+        default=None,
+        metadata={"help": "An `evaluate` recipe (relative to this file) run on the starting and the trained model "
+                  "after training: the before/after table goes into the output, card and plot."})
+
+
+ARGUMENTS = (GRPOScriptArguments, R1GRPOConfig, ModelConfig)
+
+
+def prepare(values: dict, path: Path | None) -> dict:
+    """Called by the recipe loader: ``eval_recipe`` becomes relative to the recipe's file; a CPU
+    recipe's ``bf16`` applies where the CPU computes in bf16 (`bf16_where_the_cpu_has_it`)."""
+    values = bf16_where_the_cpu_has_it(values)
+    recipe = values.get("eval_recipe")
+    if path is not None and recipe and not Path(recipe).is_absolute():
+        values = {**values, "eval_recipe": os.path.relpath(Path(path).resolve().parent / recipe)}
+    return values
+
+
+def validate(script_args: GRPOScriptArguments, args: R1GRPOConfig, model_args: ModelConfig) -> None:
     check_model_and_dataset(model_args.model_name_or_path, script_args.dataset_name, "grpo")
     for spec in args.reward_specs:
         try:
@@ -44,6 +85,20 @@ def validate(script_args: R1ScriptArguments, args: R1GRPOConfig, model_args: Mod
             f"vllm_max_model_length: {args.vllm_max_model_length} leaves no room for the prompt before "
             f"max_completion_length {args.max_completion_length} tokens: vLLM's context holds prompt + completion; set it "
             f"to max_completion_length + the longest prompt (e.g. {args.max_completion_length + 2048})")
+    if script_args.eval_recipe:
+        final_evaluations(script_args, args, model_args)
+
+
+def final_evaluations(script_args: GRPOScriptArguments, args: R1GRPOConfig, model_args: ModelConfig) -> dict:
+    """The `evaluate` recipes run after training (see `eval_recipe`), checked."""
+    if not Path(script_args.eval_recipe).is_file():
+        raise ValueError(f"eval_recipe: no such recipe file {script_args.eval_recipe}")
+    try:
+        return evaluation_recipes(script_args.eval_recipe, {"start": model_args.model_name_or_path,
+                                                            "trained": args.output_dir},
+                                  args, Path(args.output_dir) / EVAL_DIR)
+    except ValueError as e:
+        raise ValueError(f"eval_recipe: {e}") from None
 
 
 def check_tasks(train, specs) -> None:
@@ -94,14 +149,34 @@ def run(recipe) -> dict:
     train_and_save(trainer, args)
 
     def summarize() -> dict:
+        args.save_prompt(output_dir)  # the trained model's prompt, for its evaluation
+        comparison = evaluate_before_after(script_args, args, model_args) if script_args.eval_recipe else None
         summary = publish(recipe, args, push_to_hub=push_to_hub, base_model=hub_id(model_args.model_name_or_path),
-                          kind="grpo", rewards=[spec.name for spec in args.reward_specs])
+                          kind="grpo", rewards=[spec.name for spec in args.reward_specs], evaluation=comparison)
         span = first_last_mean(read_metrics(output_dir / METRICS_FILE))
         if span:
             summary["reward_first5"], summary["reward_last5"] = span
             print(f"  mean reward, first 5 logged steps: {span[0]:.3f}; last 5: {span[1]:.3f}")
+        if comparison:
+            summary["evaluation"] = str(output_dir / EVAL_TABLE)
+            print(f"\nHeld-out evaluation, starting vs trained model ({output_dir / EVAL_TABLE}):\n\n"
+                  f"{comparison['table']}")
         return summary
 
-    summary = on_main_process(trainer, summarize)
-    trainer.release_vllm()
-    return summary
+    trainer.release_vllm()  # before the final evaluation loads engines of its own
+    return on_main_process(trainer, summarize)
+
+
+def evaluate_before_after(script_args: GRPOScriptArguments, args: R1GRPOConfig, model_args: ModelConfig) -> dict:
+    """Run `eval_recipe` on the starting and the trained model; write the comparison
+    (``evaluation.json``, ``evaluation.md``) into the output folder; return it as ``rows``
+    (:func:`compare_models`) and ``table`` (Markdown)."""
+    recipes = final_evaluations(script_args, args, model_args)
+    results = run_evaluations(recipes)
+    rows = compare_models(results["start"], results["trained"])
+    questions = results["trained"]["greedy"]
+    table = comparison_table(rows, f"{questions['benchmark']}, {questions['num_questions']} held-out questions")
+    output_dir = Path(args.output_dir)
+    (output_dir / EVAL_FILE).write_text(json.dumps({"comparison": rows, "results": results}, indent=2) + "\n")
+    (output_dir / EVAL_TABLE).write_text(table + "\n")
+    return {"rows": rows, "table": table}

@@ -58,11 +58,14 @@ def _jsonable(value):
 
 
 def plot_metrics(
-    metrics_path: str | Path, out_path: str | Path, panels: list[tuple[str, list[str]]] | None = None
+    metrics_path: str | Path, out_path: str | Path, panels: list[tuple[str, list[str]]] | None = None,
+    comparison: list[dict] | None = None,
 ) -> Path | None:
     """Metrics per step as a PNG, one panel per ``(title, keys)``; by default GRPO's reward,
     completion length and reflection rate. The steps are the rows logging the first panel's
-    first key. None if nothing was logged."""
+    first key. ``comparison`` (rows with ``metric``, ``start``, ``trained`` and their
+    ``*_stderr``, as `compare_models` makes them) adds a last panel: held-out results before
+    and after training, bars with 95% intervals. None if nothing was logged."""
     rows = read_metrics(metrics_path, panels[0][1][0] if panels else "reward")
     if not rows:
         return None
@@ -76,7 +79,10 @@ def plot_metrics(
         ("Completion length (tokens)", ["completions/mean_length"]),
         ("Reflection words per 1k words", ["reflection/rate_per_1k_words"]),
     ]
-    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4), squeeze=False)
+    fig, axes = plt.subplots(1, len(panels) + bool(comparison), figsize=(5 * (len(panels) + bool(comparison)), 4),
+                             squeeze=False)
+    if comparison:
+        _draw_comparison(axes[0][-1], comparison)
     steps = [row["step"] for row in rows]
     for ax, (title, keys) in zip(axes[0], panels):
         for key in keys:
@@ -94,3 +100,22 @@ def plot_metrics(
     fig.savefig(out_path, dpi=100)
     plt.close(fig)
     return out_path
+
+
+def _draw_comparison(ax, rows: list[dict]) -> None:
+    """Grouped bars: each row's starting and trained value (percent), with 95% intervals."""
+    width = 0.38
+    for offset, (key, label, color) in enumerate((("start", "start", "tab:gray"), ("trained", "trained", "tab:blue"))):
+        xs = [i + (offset - 0.5) * width for i in range(len(rows))]
+        values = [100 * row[key] for row in rows]
+        errors = [196 * (row.get(f"{key}_stderr") or 0) for row in rows]
+        ax.bar(xs, values, width, yerr=errors, capsize=3, label=label, color=color)
+        for x, value in zip(xs, values):
+            ax.annotate(f"{value:.0f}", (x, value), ha="center", va="bottom", fontsize=7, xytext=(0, 2),
+                        textcoords="offset points")
+    ax.set_xticks(range(len(rows)), [row["metric"].split(",")[0].replace(" (", "\n(") for row in rows], fontsize=8)
+    ax.set_ylim(0, 105)
+    ax.set_ylabel("% of held-out questions")
+    ax.set_title("Held-out evaluation (95% intervals)")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3, axis="y")

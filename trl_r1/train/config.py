@@ -18,6 +18,37 @@ from .checkpoints import ResumeArguments
 
 TASK_COLUMN = "task"  # the dataset column a reward's `tasks` are read from
 
+# CPU flags of hardware bf16 arithmetic (x86: AVX512-BF16, AMX; Arm: BF16 dot products).
+_BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16", "bf16")
+
+
+def cpu_has_bf16(cpuinfo: str | None = None) -> bool:
+    """Whether this CPU computes in bf16 natively (Linux ``/proc/cpuinfo`` flags); without it,
+    bf16 autocast emulates the arithmetic and is slower than fp32.
+
+    >>> cpu_has_bf16("flags\t: fpu avx512f avx512_bf16"), cpu_has_bf16("flags\t: fpu avx2"), cpu_has_bf16("")
+    (True, False, False)
+    """
+    if cpuinfo is None:
+        try:
+            with open("/proc/cpuinfo") as f:
+                cpuinfo = f.read()
+        except OSError:
+            return False
+    flags = {flag for line in cpuinfo.splitlines() if line.split(":")[0].strip() in ("flags", "Features")
+             for flag in line.partition(":")[2].split()}
+    return any(flag in flags for flag in _BF16_CPU_FLAGS)
+
+
+def bf16_where_the_cpu_has_it(values: dict) -> dict:
+    """A CPU recipe's ``bf16: true`` where this CPU computes in bf16, else ``bf16: false``
+    (said on stdout): the recipe then runs as fast as this machine allows either way."""
+    if values.get("use_cpu") and values.get("bf16") is True and not cpu_has_bf16():
+        print("bf16: this CPU has no bf16 arithmetic (avx512_bf16 / amx_bf16), where bf16 is slower than fp32; "
+              "training in fp32")
+        return {**values, "bf16": False}
+    return values
+
 
 @dataclass
 class RewardSpec:

@@ -48,11 +48,13 @@ def model_card(
     kind: str = "grpo",
     notes: Sequence[str] = (),
     results: dict | None = None,
+    evaluation: str | None = None,
     plot_file: str | None = PLOT_FILE,
 ) -> str:
     """A model card in Markdown with Hub metadata: base model, method (a key of ``CARD_KINDS``),
     rewards, notes (paragraphs after the introduction), results (a stage's key numbers, e.g. a
-    held-out evaluation), final training metrics, plot, and the recipe (YAML text) that produced
+    held-out evaluation), ``evaluation`` (a Markdown table: the starting vs the trained model on
+    held-out questions), final training metrics, plot, and the recipe (YAML text) that produced
     the model."""
     method, metric, others, caption = CARD_KINDS[kind]
     rows = read_metrics(metrics_path, metric)
@@ -78,6 +80,10 @@ def model_card(
         lines += ["## Results", "", "| metric | value |", "| --- | --- |"]
         lines += [f"| {k} | {v:.4g} |" if isinstance(v, float) else f"| {k} | {v} |" for k, v in results.items()]
         lines += [""]
+    if evaluation:
+        lines += ["## Held-out evaluation", "", "The starting and the trained model on the same held-out questions, "
+                  "with the prompt used in training (± standard error; z and p: two-sided tests of the difference).",
+                  "", evaluation.strip(), ""]
     lines += ["## Final metrics", ""]
     if rows:
         lines += ["| metric | value |", "| --- | --- |"]
@@ -119,18 +125,21 @@ def defer_push(args) -> bool:
     return push_to_hub
 
 
-def publish(recipe, args, *, push_to_hub: bool, panels: list[tuple[str, list[str]]] | None = None, **card) -> dict:
+def publish(recipe, args, *, push_to_hub: bool, panels: list[tuple[str, list[str]]] | None = None,
+            evaluation: dict | None = None, **card) -> dict:
     """Finish a trained model folder, ``args.output_dir`` (main process only): write the recipe as it
     ran, the training plot (``panels``: see `plot_metrics`) and the model card (``card``: the
-    keyword arguments of `model_card` other than repo_id, recipe, metrics and plot), print them,
-    and upload the folder when ``push_to_hub``. Returns the summary: the paths of the model,
-    metrics, plot and card, and ``hub``, the upload's URL, when pushed."""
+    keyword arguments of `model_card` other than repo_id, recipe, metrics, evaluation and plot),
+    print them, and upload the folder when ``push_to_hub``. ``evaluation``: the starting vs the
+    trained model (``rows`` drawn on the plot, ``table`` in the card). Returns the summary: the
+    paths of the model, metrics, plot and card, and ``hub``, the upload's URL, when pushed."""
     output_dir = Path(args.output_dir)
     (output_dir / RECIPE_FILE).write_text(recipe.to_yaml())
-    plot = plot_metrics(output_dir / METRICS_FILE, output_dir / PLOT_FILE, panels)
+    plot = plot_metrics(output_dir / METRICS_FILE, output_dir / PLOT_FILE, panels,
+                        comparison=evaluation["rows"] if evaluation else None)
     (output_dir / CARD_FILE).write_text(model_card(
         repo_id=args.hub_model_id, recipe=recipe.to_yaml(), metrics_path=output_dir / METRICS_FILE,
-        plot_file=PLOT_FILE if plot else None, **card,
+        evaluation=evaluation["table"] if evaluation else None, plot_file=PLOT_FILE if plot else None, **card,
     ))
     summary = {"model": str(output_dir), "metrics": str(output_dir / METRICS_FILE),
                "plot": str(plot) if plot else None, "card": str(output_dir / CARD_FILE)}
