@@ -36,10 +36,12 @@ _LIMITS = {
     "sft": {**_TRAINING, "per_device_train_batch_size": 2, "max_length": 256},
     "reward_model": {**_TRAINING, "per_device_train_batch_size": 2, "per_device_eval_batch_size": 2,
                      "max_length": 256},
-    "sample": {"num_samples": 2, "max_new_tokens": COMPLETION_TOKENS, "batch_size": 4, "max_prompts": 4},
-    "evaluate": {"num_samples": 2, "max_new_tokens": COMPLETION_TOKENS, "batch_size": 4, "max_questions": 4},
+    "sample": {"num_samples": 2, "max_new_tokens": COMPLETION_TOKENS, "batch_size": 4, "max_questions": 4,
+               "max_model_len": CONTEXT_TOKENS},
+    "evaluate": {"num_samples": 2, "max_new_tokens": COMPLETION_TOKENS, "batch_size": 4, "max_questions": 4,
+                 "max_model_len": CONTEXT_TOKENS},
 }
-_ALWAYS = {"max_steps", "max_train_samples", "logging_steps", "max_prompts", "max_questions", "num_samples",
+_ALWAYS = {"max_steps", "max_train_samples", "logging_steps", "max_questions", "num_samples",
            "max_new_tokens", "max_completion_length", "max_length", "per_device_train_batch_size"}
 _EVENTS = {"save_steps", "eval_steps", "logging_steps", "ref_model_sync_steps"}
 _ATTENTION = {"flash_attention_2", "flash_attention_3", "kernels-community/vllm-flash-attn3"}
