@@ -44,17 +44,17 @@ def test_zero_rehearses_under_zero3_with_vllm_colocated_in_two_processes(tmp_pat
 
 
 def test_stage4_routes_rewards_by_task_and_opens_the_reward_model_window(tmp_path):
-    # The recipe's prompt file is built by no stage here: reasoning and general prompts alternate.
+    # Reasoning and general prompts alternate, with the gold column the recipe's accuracy reads (`answer`).
     prompts = tmp_path / "prompts.jsonl"
-    prompts.write_text("".join(json.dumps({"problem": f"What is {i} + 1?", "solution": str(i + 1), "task": "reasoning"})
-                               + "\n" + json.dumps({"problem": f"Write a haiku about {i}.", "solution": "",
+    prompts.write_text("".join(json.dumps({"problem": f"What is {i} + 1?", "answer": str(i + 1), "task": "reasoning"})
+                               + "\n" + json.dumps({"problem": f"Write a haiku about {i}.", "answer": "",
                                                      "task": "general"}) + "\n" for i in range(16)))
     table = rehearse("recipes/r1/stage4_all_scenarios.yaml", tmp_path / "r", "--steps", "2",
                      "--dataset_name", str(prompts), "--per_device_train_batch_size", "16")
     assert "| stage4_all_scenarios | grpo | ok |" in table
     rows = [json.loads(l) for l in (tmp_path / "r/out/stage4_all_scenarios/metrics.jsonl").read_text().splitlines()]
     rows = [r for r in rows if "reward" in r]
-    # start_step -400 of 1700 became -1 of 2: safety and helpfulness score step 2's general rows only
+    # start_step -400 became -1 of 2: safety and helpfulness score step 2's general rows only
     assert rows[0]["rewards/safety/mean"] is None and rows[0]["rewards/helpfulness/mean"] is None
     assert rows[1]["rewards/safety/mean"] is not None and rows[1]["rewards/helpfulness/mean"] is not None
     assert rows[1]["rewards/accuracy/mean"] is not None  # the reasoning rows, routed to accuracy
