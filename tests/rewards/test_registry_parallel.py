@@ -12,6 +12,21 @@ from trl_r1_rewards import (
 from trl_r1_rewards.parallel import Failure, WorkerPool, shared_pool
 
 
+def kill_when_reported(pid_file):
+    """A started thread that SIGKILLs the worker whose pid ``sleep_and_report`` writes to ``pid_file``."""
+    import os
+    import signal
+    import threading
+
+    def kill():
+        while not pid_file.exists() or not pid_file.read_text():
+            time.sleep(0.01)
+        os.kill(int(pid_file.read_text()), signal.SIGKILL)
+
+    killer = threading.Thread(target=kill)
+    killer.start()
+    return killer
+
 def test_builtin_rewards_load_by_name():
     assert {"accuracy", "format", "language_consistency"} <= set(available_rewards())
     assert load_reward("format").__name__ == "format"
@@ -91,9 +106,6 @@ def test_pool_budget_bounds_a_whole_call():
 
 
 def test_pool_worker_killed_mid_item_costs_that_item_only(tmp_path):
-    import os
-    import signal
-    import threading
 
     from scoring_helpers import sleep_and_report
 
@@ -104,13 +116,7 @@ def test_pool_worker_killed_mid_item_costs_that_item_only(tmp_path):
         items = [(str(tmp_path / f"other{i}"), 0.05) for i in range(6)]
         items.insert(2, (str(victim), 30))
 
-        def kill():
-            while not victim.exists() or not victim.read_text():
-                time.sleep(0.01)
-            os.kill(int(victim.read_text()), signal.SIGKILL)
-
-        killer = threading.Thread(target=kill)
-        killer.start()
+        killer = kill_when_reported(victim)
         start = time.monotonic()
         results = pool.map(sleep_and_report, items, timeout=60)
         killer.join()
@@ -125,9 +131,6 @@ def test_pool_worker_killed_mid_item_costs_that_item_only(tmp_path):
 def test_pool_survives_a_replacement_that_dies_while_starting(tmp_path, monkeypatch):
     """A worker killed mid-item, then its replacement killed while starting: the call returns
     (the items nobody could score are crashes), and the next call starts a new worker."""
-    import os
-    import signal
-    import threading
 
     from scoring_helpers import sleep_and_report
 
@@ -139,13 +142,7 @@ def test_pool_survives_a_replacement_that_dies_while_starting(tmp_path, monkeypa
         poison.write_text("")
         victim = tmp_path / "victim"
 
-        def kill():
-            while not victim.exists() or not victim.read_text():
-                time.sleep(0.01)
-            os.kill(int(victim.read_text()), signal.SIGKILL)
-
-        killer = threading.Thread(target=kill)
-        killer.start()
+        killer = kill_when_reported(victim)
         results = pool.map(sleep_and_report, [(str(victim), 30), (str(tmp_path / "after"), 0)], timeout=60)
         killer.join()
         assert results == [Failure.CRASH, Failure.CRASH] and pool.pids == []
