@@ -102,6 +102,19 @@ def test_transformers_backend_has_the_same_shape(tiny_model):
     assert isinstance(make_backend("auto", str(tiny_model)), TransformersBackend)  # no GPU here: auto is transformers
 
 
+@pytest.mark.parametrize("has_bf16", [True, False])
+def test_bf16_generation_on_a_cpu_falls_back_to_fp32_where_the_cpu_has_no_bf16(tiny_model, monkeypatch, capsys, has_bf16):
+    import torch
+
+    from trl_r1.train import config
+
+    monkeypatch.setattr(config, "cpu_has_bf16", lambda: has_bf16)
+    backend = TransformersBackend(str(tiny_model), "bfloat16")
+    assert backend.model.dtype == (torch.bfloat16 if has_bf16 else torch.float32)
+    assert ("generating in float32" in capsys.readouterr().out) is not has_bf16
+    assert len(backend.generate(["What is 1 + 1?"], SAMPLING)[0]) == 3
+
+
 def test_vllm_backend_without_vllm_says_how_to_install(monkeypatch):
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "vllm" else real(name, *a))  # not installed

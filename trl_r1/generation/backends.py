@@ -68,11 +68,18 @@ class TransformersBackend:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
+        from ..train.config import cpu_has_bf16
+
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        if device == "cpu" and dtype in ("bfloat16", "bf16") and not cpu_has_bf16():
+            print("dtype: this CPU has no bf16 arithmetic (avx512_bf16 / amx_bf16), where bf16 is slower than "
+                  "fp32; generating in float32")
+            dtype = "float32"
         self.tokenizer = AutoTokenizer.from_pretrained(model, padding_side="left")
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.model = AutoModelForCausalLM.from_pretrained(model, dtype=dtype)
-        self.model.to("cuda" if torch.cuda.is_available() else "cpu").eval()
+        self.model.to(device).eval()
 
     def _text(self, prompt) -> str:
         if isinstance(prompt, str):
