@@ -135,16 +135,19 @@ def test_stage_recipes_are_found_next_to_the_pipeline_file(tmp_path, monkeypatch
     assert recipe.configs[0].base_dir == str(tmp_path)
 
 
-def test_a_stage_process_gets_its_own_port_or_runs_alone():
+def test_a_stage_process_gets_its_own_port_and_store_or_runs_alone():
     """Training stages run on every rank and form their own process group, on a port derived from
-    the stage's name (the pipeline's processes keep MASTER_PORT); single-process stages run alone."""
+    the stage's name (the pipeline's processes keep MASTER_PORT), whose store rank 0 hosts (under
+    torchrun the launcher's agent hosts the pipeline's: a stage inheriting that setting waited
+    forever); single-process stages run alone."""
     from types import SimpleNamespace
 
     from trl_r1.stages.pipeline import Step, child_command
 
     def command(name, kind, rank):
         step = Step(name, Path(f"{name}.yaml"), {}, True, Path("out") / name)
-        env = {"RANK": str(rank), "WORLD_SIZE": "8", "MASTER_ADDR": "10.0.0.1", "MASTER_PORT": "29500"}
+        env = {"RANK": str(rank), "WORLD_SIZE": "8", "MASTER_ADDR": "10.0.0.1", "MASTER_PORT": "29500",
+               "TORCHELASTIC_USE_AGENT_STORE": "True"}  # as torchrun sets it
         with pytest.MonkeyPatch.context() as patch:
             for key, value in env.items():
                 patch.setenv(key, value)
@@ -153,6 +156,7 @@ def test_a_stage_process_gets_its_own_port_or_runs_alone():
     argv, env = command("reasoning_rl", "grpo", 0)
     assert argv[1:] == ["-m", "trl_r1.stages.pipeline", "r.yaml", "s.json"]
     assert env["MASTER_PORT"] != "29500" and env["WORLD_SIZE"] == "8"
+    assert "TORCHELASTIC_USE_AGENT_STORE" not in env  # rank 0 hosts the stage's store on its port
     assert command("reasoning_rl", "grpo", 5)[1]["MASTER_PORT"] == env["MASTER_PORT"]  # every rank agrees
     assert command("sft", "sft", 0)[1]["MASTER_PORT"] != env["MASTER_PORT"]
     alone = command("rejection_sampling", "sample", 0)[1]

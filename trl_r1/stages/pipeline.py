@@ -219,6 +219,10 @@ def child_command(step: Step, recipe, recipe_file: Path, summary_file: Path) -> 
     every rank, and its processes form their own group on a port of their own (this process's
     group still holds ``MASTER_PORT``); a single-process stage runs as a job of one process."""
     env = dict(os.environ)
+    # Under torchrun (what `accelerate launch` runs) the launcher's agent hosts the rendezvous store
+    # and tells every rank so; nothing hosts one on a stage's own port, so rank 0 must (else every
+    # rank waits for a store that never comes up).
+    env.pop("TORCHELASTIC_USE_AGENT_STORE", None)
     if recipe.stage.name in _SINGLE_PROCESS:
         for key in _DISTRIBUTED_ENV:
             env.pop(key, None)
