@@ -163,6 +163,45 @@ def test_a_stage_process_gets_its_own_port_and_store_or_runs_alone():
     assert not {"RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"} & set(alone)
 
 
+RANK_SCRIPT = """
+import datetime, os, sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import torch.distributed as dist
+
+from trl_r1.stages import pipeline
+
+dist.init_process_group("gloo", timeout=datetime.timedelta(seconds=20))  # as the recipes' TrainingArguments do
+pipeline._run_in_child = lambda step, recipe: ({"model": str(step.output_dir)}, os.getpid())  # the stage's own processes
+for name in ("cold_start", "reasoning_rl", "sft"):
+    step = pipeline.Step(name, Path(name + ".yaml"), {}, True, Path(sys.argv[1]) / name)
+    marker = pipeline._run_once(step, SimpleNamespace(stage=SimpleNamespace(name="sft")), fresh_process=True)
+    print(name, marker["summary"]["model"], flush=True)
+"""
+
+
+def test_the_ranks_of_a_pipeline_of_fresh_stage_processes_go_from_stage_to_stage_together(tmp_path):
+    """Two ranks with a real process group, each stage's processes stood in for: every rank gets
+    every stage's marker. (The main process used to wait at a barrier after each stage while the
+    other ranks waited for its marker: `accelerate launch` of a pipeline hung after stage 1.)"""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    ranks = [subprocess.Popen([sys.executable, "-c", RANK_SCRIPT, str(tmp_path)], stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True,
+                              env={**os.environ, "RANK": str(rank), "WORLD_SIZE": "2", "MASTER_ADDR": "127.0.0.1",
+                                   "MASTER_PORT": str(port)}) for rank in (0, 1)]
+    for rank in ranks:
+        output = rank.communicate(timeout=120)[0]
+        assert rank.returncode == 0, output[-3000:]
+        markers = [words[0] for words in map(str.split, output.splitlines())
+                   if len(words) == 2 and words[1] == str(tmp_path / words[0])]
+        assert markers == ["cold_start", "reasoning_rl", "sft"], output[-3000:]
+
+
 @pytest.mark.slow  # three fresh processes, each importing the training stack
 def test_each_stage_runs_in_a_process_of_its_own_that_is_gone_when_the_next_starts(tiny_model, tmp_path):
     """What frees a stage's vLLM and DeepSpeed engines between stages: each stage runs in its own
