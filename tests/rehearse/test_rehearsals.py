@@ -97,6 +97,8 @@ def test_the_r1_pipeline_rehearses_end_to_end(tmp_path):
     # ... and stage 3b's SFT trained on those rows.
     sft = json.loads((tmp_path / "out/sft/stage_done.json").read_text())["summary"]
     assert sft["train_rows"] == len(sampled)
+    # The reward models' untrained-head evaluation runs inside training under ZeRO-3 (before it, it crashed training).
+    assert "eval_accuracy_before" in json.loads((tmp_path / "out/safety_rm/stage_done.json").read_text())["summary"]
 
 
 def _rank_pid(workdir: Path, rank: int) -> int | None:
