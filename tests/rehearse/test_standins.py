@@ -1,6 +1,7 @@
-"""A rehearsed ``sample`` stage whose miniature model answered every prompt wrongly gets correct
-stand-in rows; keeping nothing for any other reason fails the rehearsal. The stage's own review,
-mixing, decontamination and writer run for real (no engines: the samples are written here)."""
+"""A rehearsed ``sample`` stage that kept none of its miniature model's samples, all wrong or
+unreadable, gets correct stand-in rows; keeping nothing for any other reason fails the rehearsal.
+The stage's own review, mixing, decontamination and writer run for real (no engines: the
+samples are written here)."""
 
 from __future__ import annotations
 
@@ -20,16 +21,18 @@ QUESTIONS = [("What is 12 + 7?", "19"), ("What is 30 - 4?", "26"), ("What is 8 +
 WRONG = "<think>I add them and get zero.</think>\n\nThe answer is \\boxed{0}."
 
 
-def finished_stage(tmp_path: Path, response, golds=None, **overrides) -> SampleConfig:
+def finished_stage(tmp_path: Path, response, golds=None, benchmark=None, **overrides) -> SampleConfig:
     """A sample stage's folder as the stage leaves it: each prompt's 2 samples ``response(gold)``
-    reviewed, the dataset and stats written by the stage's own code."""
+    reviewed, the dataset and stats written by the stage's own code; decontaminated against the
+    ``benchmark`` questions (default: the first prompt's)."""
     golds = golds or [gold for _, gold in QUESTIONS]
-    prompts, general, benchmark = tmp_path / "prompts.jsonl", tmp_path / "general.jsonl", tmp_path / "bench.jsonl"
+    prompts, general = tmp_path / "prompts.jsonl", tmp_path / "general.jsonl"
     prompts.write_text("".join(json.dumps({"problem": q, "answer": g}) + "\n"
                                for (q, _), g in zip(QUESTIONS, golds, strict=True)))
     general.write_text("".join(json.dumps({"prompt": f"Write a haiku about the number {i}.",
                                            "response": f"A haiku about {i}."}) + "\n" for i in range(10)))
-    benchmark.write_text(json.dumps({"problem": QUESTIONS[0][0]}) + "\n")  # a benchmark question among the prompts
+    questions, benchmark = benchmark or [QUESTIONS[0][0]], tmp_path / "bench.jsonl"
+    benchmark.write_text("".join(json.dumps({"problem": q}) + "\n" for q in questions))
     config = SampleConfig(**{
         "model_name_or_path": "m", "dataset_name": str(prompts), "answer_column": "answer", "num_samples": 2,
         "max_per_prompt": 2, "general_dataset_name": str(general), "general_prompt_column": "prompt",
@@ -71,13 +74,22 @@ def test_a_stage_that_kept_samples_of_its_own_is_left_as_it_is(tmp_path):
 
 def test_golds_the_scorer_cannot_read_fail_the_rehearsal(tmp_path):
     config = finished_stage(tmp_path, lambda gold: WRONG, golds=["", "", "", ""])  # every sample unverifiable
-    with pytest.raises(RecipeDefect, match="not only because their answers were wrong: unverifiable 8"):
+    with pytest.raises(RecipeDefect, match="not only because the model answered wrongly or unreadably: unverifiable 8"):
         correct_samples(config)
 
 
-def test_filters_rejecting_every_correct_sample_fail_the_rehearsal(tmp_path):
-    config = finished_stage(tmp_path, lambda gold: f"The answer is \\boxed{{{gold}}}.")  # right, but no reasoning
-    with pytest.raises(RecipeDefect, match="no_reasoning 8"):
+def test_right_answers_outside_r1_format_get_stand_ins_when_the_filters_keep_r1_format(tmp_path):
+    # The embedded model answers some questions right, without <think>: the model's doing, not the recipe's.
+    config = finished_stage(tmp_path, lambda gold: f"The answer is \\boxed{{{gold}}}." if gold == "19" else WRONG)
+    stats, note = correct_samples(config)
+    assert note.startswith("0 of 8 samples kept (6 wrong; right but filtered: no_reasoning 2) (the miniature model)")
+    assert stats["kept"] == 6
+
+
+def test_decontamination_removing_every_correct_sample_fails_the_rehearsal(tmp_path):
+    right = lambda gold: f"<think>Carefully, it is {gold}.</think>\n\n\\boxed{{{gold}}}"  # noqa: E731
+    config = finished_stage(tmp_path, right, benchmark=[q for q, _ in QUESTIONS])
+    with pytest.raises(RecipeDefect, match="not only because the model answered wrongly or unreadably: contaminated 8"):
         correct_samples(config)
 
 

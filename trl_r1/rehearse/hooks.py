@@ -2,8 +2,8 @@
 too, and any process a pipeline starts for a stage): Hub uploads go to a local recorder
 (``hub.jsonl`` and ``hub/<repo>/`` in the rehearsal folder), and every stage writes one line to
 ``parts.jsonl``: its kind, status, wall time and the engines it ran on. A ``sample`` stage
-whose every sample was scored wrong (a miniature model's answers) gets correct stand-in rows,
-and keeping nothing for any other reason fails it (standins.correct_samples). Installed by
+that kept none of the miniature model's samples, all wrong or unreadable, gets correct stand-in
+rows, and keeping nothing for any other reason fails it (standins.correct_samples). Installed by
 ``trl_r1/__init__.py`` when ``$TRL_R1_REHEARSAL`` names a rehearsal folder; nothing else changes.
 """
 

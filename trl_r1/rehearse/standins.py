@@ -5,7 +5,8 @@ A Hub dataset becomes a small ``save_to_disk`` folder with the columns and split
 recipe reads, filled from the built-in sets (arithmetic questions, R1-format conversations,
 general prompts, labelled and scored responses). A reward model that a recipe names by a path
 that does not exist becomes a classifier built from the rehearsal model. A ``sample`` stage
-whose every sample was scored wrong gets correct stand-in responses (:func:`correct_samples`).
+that kept none of the miniature model's samples, all wrong or unreadable, gets correct stand-in
+responses (:func:`correct_samples`).
 """
 
 from __future__ import annotations
@@ -120,34 +121,54 @@ class RecipeDefect(RuntimeError):
 
 def needs_correct_samples(stats: dict) -> bool:
     """Whether a rehearsed ``sample`` stage, whose statistics are ``stats``, gets stand-in
-    correct responses: only when it kept nothing and every sample was scored wrong (the
-    miniature model's answers; a gold the scorer cannot read scores ``None``, not 0). Keeping
-    nothing for any other reason (unreadable golds, filters, decontamination, no prompts) is
-    the recipe's problem, and raises :class:`RecipeDefect`.
+    correct responses: only when it kept nothing because of the miniature model's text, each
+    sample scored wrong (a gold the scorer cannot read scores ``None``, not 0) or, right, written
+    outside R1's readable format (the readability filters; :func:`correct_samples` then checks
+    that those filters keep a correct response in R1's format). Keeping nothing for any other
+    reason (unreadable golds, decontamination, no prompts) is the recipe's problem, and raises
+    :class:`RecipeDefect`.
 
     >>> needs_correct_samples({"kept": 0, "samples": 8, "rejected": {"incorrect": 8, "no_reasoning": 0}})
     True
     >>> needs_correct_samples({"kept": 3, "samples": 8, "rejected": {"incorrect": 5}})
     False
     """
+    from ..generation.filters import FILTERS
+
     if stats["kept"]:
         return False
-    others = {reason: n for reason, n in stats["rejected"].items() if n and reason != WRONG}
+    others = {reason: n for reason, n in stats["rejected"].items() if n and reason not in (WRONG, *FILTERS)}
     if not stats["samples"] or others:
         why = ", ".join(f"{reason} {n}" for reason, n in others.items()) or "there were no samples"
-        raise RecipeDefect(f"the sample stage kept none of its {stats['samples']} samples, and not only because "
-                           f"their answers were wrong: {why} (the verdicts are in samples.jsonl). A run at scale "
-                           "would write an SFT dataset without reasoning rows; fix the recipe.")
+        raise RecipeDefect(f"the sample stage kept none of its {stats['samples']} samples, and not only because the "
+                           f"model answered wrongly or unreadably: {why} (the verdicts are in samples.jsonl). A run "
+                           "at scale would write an SFT dataset without reasoning rows; fix the recipe.")
     return True
+
+
+def _model_verdicts(stats: dict) -> str:
+    """What became of the model's own samples, for the table.
+
+    >>> _model_verdicts({"samples": 8, "rejected": {"incorrect": 8, "no_reasoning": 0}})
+    '0 of 8 samples correct'
+    >>> _model_verdicts({"samples": 8, "rejected": {"incorrect": 5, "no_reasoning": 3}})
+    '0 of 8 samples kept (5 wrong; right but filtered: no_reasoning 3)'
+    """
+    wrong = stats["rejected"].get(WRONG, 0)
+    if wrong == stats["samples"]:
+        return f"0 of {wrong} samples correct"
+    filtered = ", ".join(f"{reason} {n}" for reason, n in stats["rejected"].items() if n and reason != WRONG)
+    return f"0 of {stats['samples']} samples kept ({wrong} wrong; right but filtered: {filtered})"
 
 
 def correct_samples(config) -> tuple[dict, str] | None:
     """When :func:`needs_correct_samples` says so, replace each of a finished ``sample`` stage's
     samples by a correct response (the gold answer in R1's format), review them with the
-    recipe's own scorer and filters (``sample.review``), mix and decontaminate as the stage does
-    (``sample.build_dataset``) and write its dataset and stats over the empty ones
-    (``sample.save``): same columns, same folder. The new statistics and a note for the table;
-    ``None`` when the stage kept samples of its own."""
+    recipe's own scorer and filters (``sample.review``; filters that keep none of them raise
+    :class:`RecipeDefect`), mix and decontaminate as the stage does (``sample.build_dataset``)
+    and write its dataset and stats over the empty ones (``sample.save``): same columns, same
+    folder. The new statistics and a note for the table; ``None`` when the stage kept samples
+    of its own."""
     import json
 
     from trl_r1_rewards import load_reward
@@ -176,7 +197,7 @@ def correct_samples(config) -> tuple[dict, str] | None:
         rejected = ", ".join(f"{reason} {n}" for reason, n in new["rejected"].items() if n)
         raise RecipeDefect(f"the recipe's scorer, filters and decontamination keep no correct response in R1's format either "
                            f"(rejected: {rejected}); fix the recipe.")
-    note = (f"0 of {stats['samples']} samples correct (the miniature model): stand-in rows, same columns "
+    note = (f"{_model_verdicts(stats)} (the miniature model): stand-in rows, same columns "
             f"({new['kept']} gold answers in R1's format, kept by the recipe's scorer and filters, "
             f"+ {new['general']} general)")
     sample.save(output_dir, dataset, {**new, "rehearsal_stand_in": note, "model_samples": stats})
