@@ -173,7 +173,7 @@ import torch.distributed as dist
 from trl_r1.stages import pipeline
 
 dist.init_process_group("gloo", timeout=datetime.timedelta(seconds=20))  # as the recipes' TrainingArguments do
-pipeline._run_in_child = lambda step, recipe: ({"model": str(step.output_dir)}, os.getpid())  # the stage's own processes
+pipeline._run_in_child = lambda step, recipe: ({"model": str(step.output_dir)}, os.getpid())  # the stage's processes
 for name in ("cold_start", "reasoning_rl", "sft"):
     step = pipeline.Step(name, Path(name + ".yaml"), {}, True, Path(sys.argv[1]) / name)
     marker = pipeline._run_once(step, SimpleNamespace(stage=SimpleNamespace(name="sft")), fresh_process=True)

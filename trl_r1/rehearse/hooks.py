@@ -113,7 +113,8 @@ def install() -> None:
             summary = original(self, recipe)
             if self.name == "sample" and (found := standins.correct_samples(recipe.configs[0])):
                 stats, note = found  # `kept` stays the model's own count (0); the dataset's rows are stand-ins
-                summary = {**summary, "general": stats["general"], "rows": stats["rows"], "stand_in_rows": stats["kept"]}
+                summary = {**summary, "general": stats["general"], "rows": stats["rows"],
+                           "stand_in_rows": stats["kept"]}
             status = "ok"
             return summary
         except standins.RecipeDefect as e:

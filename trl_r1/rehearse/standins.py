@@ -190,13 +190,14 @@ def correct_samples(config) -> tuple[dict, str] | None:
         completions = [Completion(f"<think>\nA stand-in for sample {j + 1}: the rehearsal's miniature model answered "
                                   f"wrongly.\n</think>\n\nThe answer is \\boxed{{{row[config.answer_column]}}}.", 0)
                        for j in range(config.num_samples)]
-        records += sample.review(config, i, row, config.prompt(row[config.problem_column]), completions, scorer, language)
+        prompt = config.prompt(row[config.problem_column])
+        records += sample.review(config, i, row, prompt, completions, scorer, language)
     index, general_pool = sample.mixing_sources(config)
     dataset, new = sample.build_dataset(config, records, len(rows), index, general_pool)
     if not new["kept"]:
         rejected = ", ".join(f"{reason} {n}" for reason, n in new["rejected"].items() if n)
-        raise RecipeDefect(f"the recipe's scorer, filters and decontamination keep no correct response in R1's format either "
-                           f"(rejected: {rejected}); fix the recipe.")
+        raise RecipeDefect(f"the recipe's scorer, filters and decontamination keep no correct response in R1's "
+                           f"format either (rejected: {rejected}); fix the recipe.")
     note = (f"{_model_verdicts(stats)} (the miniature model): stand-in rows, same columns "
             f"({new['kept']} gold answers in R1's format, kept by the recipe's scorer and filters, "
             f"+ {new['general']} general)")

@@ -260,9 +260,9 @@ def _run_once(step: Step, recipe, fresh_process: bool = False) -> dict:
     Training stages run on every process (``accelerate launch``), which then meet at one barrier,
     whether the step ran or was skipped; in fresh processes they meet in the stage's own group
     only, and the other ranks then wait for the main process's marker (a barrier here that the
-    main process alone reached hung `accelerate launch` after stage 1). Single-process kinds (``sample``, ``evaluate``) run on
-    the main process only; the others wait for the marker file (no barrier: sampling can outlast
-    a collective's timeout)."""
+    main process alone reached hung `accelerate launch` after stage 1). Single-process kinds
+    (``sample``, ``evaluate``) run on the main process only; the others wait for the marker file
+    (no barrier: sampling can outlast a collective's timeout)."""
     single = recipe.stage.name in _SINGLE_PROCESS
     if step.done_file.is_file():
         print(f"[pipeline] {step.name}: done before ({step.done_file}), skipped")
