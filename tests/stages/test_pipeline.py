@@ -135,16 +135,19 @@ def test_stage_recipes_are_found_next_to_the_pipeline_file(tmp_path, monkeypatch
     assert recipe.configs[0].base_dir == str(tmp_path)
 
 
-def test_a_stage_process_gets_its_own_port_or_runs_alone():
+def test_a_stage_process_gets_its_own_port_and_store_or_runs_alone():
     """Training stages run on every rank and form their own process group, on a port derived from
-    the stage's name (the pipeline's processes keep MASTER_PORT); single-process stages run alone."""
+    the stage's name (the pipeline's processes keep MASTER_PORT), whose store rank 0 hosts (under
+    torchrun the launcher's agent hosts the pipeline's: a stage inheriting that setting waited
+    forever); single-process stages run alone."""
     from types import SimpleNamespace
 
     from trl_r1.stages.pipeline import Step, child_command
 
     def command(name, kind, rank):
         step = Step(name, Path(f"{name}.yaml"), {}, True, Path("out") / name)
-        env = {"RANK": str(rank), "WORLD_SIZE": "8", "MASTER_ADDR": "10.0.0.1", "MASTER_PORT": "29500"}
+        env = {"RANK": str(rank), "WORLD_SIZE": "8", "MASTER_ADDR": "10.0.0.1", "MASTER_PORT": "29500",
+               "TORCHELASTIC_USE_AGENT_STORE": "True"}  # as torchrun sets it
         with pytest.MonkeyPatch.context() as patch:
             for key, value in env.items():
                 patch.setenv(key, value)
@@ -153,10 +156,50 @@ def test_a_stage_process_gets_its_own_port_or_runs_alone():
     argv, env = command("reasoning_rl", "grpo", 0)
     assert argv[1:] == ["-m", "trl_r1.stages.pipeline", "r.yaml", "s.json"]
     assert env["MASTER_PORT"] != "29500" and env["WORLD_SIZE"] == "8"
+    assert "TORCHELASTIC_USE_AGENT_STORE" not in env  # rank 0 hosts the stage's store on its port
     assert command("reasoning_rl", "grpo", 5)[1]["MASTER_PORT"] == env["MASTER_PORT"]  # every rank agrees
     assert command("sft", "sft", 0)[1]["MASTER_PORT"] != env["MASTER_PORT"]
     alone = command("rejection_sampling", "sample", 0)[1]
     assert not {"RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"} & set(alone)
+
+
+RANK_SCRIPT = """
+import datetime, os, sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import torch.distributed as dist
+
+from trl_r1.stages import pipeline
+
+dist.init_process_group("gloo", timeout=datetime.timedelta(seconds=20))  # as the recipes' TrainingArguments do
+pipeline._run_in_child = lambda step, recipe: ({"model": str(step.output_dir)}, os.getpid())  # the stage's processes
+for name in ("cold_start", "reasoning_rl", "sft"):
+    step = pipeline.Step(name, Path(name + ".yaml"), {}, True, Path(sys.argv[1]) / name)
+    marker = pipeline._run_once(step, SimpleNamespace(stage=SimpleNamespace(name="sft")), fresh_process=True)
+    print(name, marker["summary"]["model"], flush=True)
+"""
+
+
+def test_the_ranks_of_a_pipeline_of_fresh_stage_processes_go_from_stage_to_stage_together(tmp_path):
+    """Two ranks with a real process group, each stage's processes stood in for: every rank gets
+    every stage's marker. (The main process used to wait at a barrier after each stage while the
+    other ranks waited for its marker: `accelerate launch` of a pipeline hung after stage 1.)"""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    ranks = [subprocess.Popen([sys.executable, "-c", RANK_SCRIPT, str(tmp_path)], stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True,
+                              env={**os.environ, "RANK": str(rank), "WORLD_SIZE": "2", "MASTER_ADDR": "127.0.0.1",
+                                   "MASTER_PORT": str(port)}) for rank in (0, 1)]
+    for rank in ranks:
+        output = rank.communicate(timeout=120)[0]
+        assert rank.returncode == 0, output[-3000:]
+        markers = [words[0] for words in map(str.split, output.splitlines())
+                   if len(words) == 2 and words[1] == str(tmp_path / words[0])]
+        assert markers == ["cold_start", "reasoning_rl", "sft"], output[-3000:]
 
 
 @pytest.mark.slow  # three fresh processes, each importing the training stack

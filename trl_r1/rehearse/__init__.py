@@ -263,7 +263,8 @@ def table(options: dict, plan: dict, workdir: Path, returncode: int, seconds: fl
             if engines.get(key):
                 gpu_like.append(f"{key}: {engines[key]}")
         used = sorted({s["part"] for s in shims if part["start"] <= s["time"] < part["start"] + part["seconds"] + 1})
-        lines.append(f"| {part['part']} | {part['kind']} | {part['status']} | {part['seconds']} | "
+        status = f"{part['status']}; {part['note']}" if part.get("note") else part["status"]
+        lines.append(f"| {part['part']} | {part['kind']} | {status} | {part['seconds']} | "
                      f"{'; '.join(gpu_like)} | {'; '.join(used) or '-'} |")
     if not parts:
         lines.append("| (nothing finished) | | | | | |")

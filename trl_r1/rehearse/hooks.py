@@ -1,7 +1,9 @@
 """What a rehearsal adds to the processes it launches (``-m trl_r1``, under ``accelerate launch``
 too, and any process a pipeline starts for a stage): Hub uploads go to a local recorder
 (``hub.jsonl`` and ``hub/<repo>/`` in the rehearsal folder), and every stage writes one line to
-``parts.jsonl``: its kind, status, wall time and the engines it ran on. Installed by
+``parts.jsonl``: its kind, status, wall time and the engines it ran on. A ``sample`` stage
+that kept none of the miniature model's samples, all wrong or unreadable, gets correct stand-in
+rows, and keeping nothing for any other reason fails it (standins.correct_samples). Installed by
 ``trl_r1/__init__.py`` when ``$TRL_R1_REHEARSAL`` names a rehearsal folder; nothing else changes.
 """
 
@@ -13,7 +15,7 @@ import shutil
 import time
 from pathlib import Path
 
-from . import HUB_FILE, PARTS_FILE, WORKDIR_ENV
+from . import HUB_FILE, PARTS_FILE, WORKDIR_ENV, standins
 
 
 def _append(path: Path, entry: dict) -> None:
@@ -106,16 +108,23 @@ def install() -> None:
     original = Stage.run
 
     def run(self, recipe):
-        start, status = time.time(), "failed"
+        start, status, note = time.time(), "failed", None
         try:
             summary = original(self, recipe)
+            if self.name == "sample" and (found := standins.correct_samples(recipe.configs[0])):
+                stats, note = found  # `kept` stays the model's own count (0); the dataset's rows are stand-ins
+                summary = {**summary, "general": stats["general"], "rows": stats["rows"],
+                           "stand_in_rows": stats["kept"]}
             status = "ok"
             return summary
+        except standins.RecipeDefect as e:
+            note = str(e)
+            raise
         finally:
             if int(os.environ.get("RANK", "0")) == 0:
                 output_dir = next((c.output_dir for c in recipe.configs if hasattr(c, "output_dir")), "")
                 _append(workdir / PARTS_FILE, {"part": Path(str(output_dir)).name, "kind": self.name, "status": status,
-                                               "start": start, "seconds": round(time.time() - start, 1),
+                                               "note": note, "start": start, "seconds": round(time.time() - start, 1),
                                                "engines": engines(recipe)})
 
     Stage.run = run

@@ -219,6 +219,10 @@ def child_command(step: Step, recipe, recipe_file: Path, summary_file: Path) -> 
     every rank, and its processes form their own group on a port of their own (this process's
     group still holds ``MASTER_PORT``); a single-process stage runs as a job of one process."""
     env = dict(os.environ)
+    # Under torchrun (what `accelerate launch` runs) the launcher's agent hosts the rendezvous store
+    # and tells every rank so; nothing hosts one on a stage's own port, so rank 0 must (else every
+    # rank waits for a store that never comes up).
+    env.pop("TORCHELASTIC_USE_AGENT_STORE", None)
     if recipe.stage.name in _SINGLE_PROCESS:
         for key in _DISTRIBUTED_ENV:
             env.pop(key, None)
@@ -254,13 +258,15 @@ def _run_once(step: Step, recipe, fresh_process: bool = False) -> dict:
     """Run a step unless its done-marker exists; return its marker (summary and wall time).
 
     Training stages run on every process (``accelerate launch``), which then meet at one barrier,
-    whether the step ran or was skipped. Single-process kinds (``sample``, ``evaluate``) run on
-    the main process only; the others wait for the marker file (no barrier: sampling can outlast
-    a collective's timeout)."""
+    whether the step ran or was skipped; in fresh processes they meet in the stage's own group
+    only, and the other ranks then wait for the main process's marker (a barrier here that the
+    main process alone reached hung `accelerate launch` after stage 1). Single-process kinds
+    (``sample``, ``evaluate``) run on the main process only; the others wait for the marker file
+    (no barrier: sampling can outlast a collective's timeout)."""
     single = recipe.stage.name in _SINGLE_PROCESS
     if step.done_file.is_file():
         print(f"[pipeline] {step.name}: done before ({step.done_file}), skipped")
-        if not single:
+        if not single and not fresh_process:
             _barrier()
         return json.loads(step.done_file.read_text())
     if single and not _is_main():
@@ -280,7 +286,7 @@ def _run_once(step: Step, recipe, fresh_process: bool = False) -> dict:
         tmp = step.done_file.with_suffix(".tmp")
         tmp.write_text(json.dumps(marker, indent=2, default=str) + "\n")
         tmp.replace(step.done_file)  # atomic: a marker is whole or absent
-    if fresh_process and not _is_main():  # the ranks' processes met at their stage's end; the marker follows
+    if fresh_process:  # the ranks' processes met at their stage's end; the main process's marker follows
         while not step.done_file.is_file():
             time.sleep(1)
     elif not single:

@@ -241,8 +241,8 @@ def run(recipe) -> dict:
         compute_metrics=regression_metrics if regression else classification_metrics,
         callbacks=[MetricsFileCallback(output_dir)],
     )
-    baseline = (lambda: _prefixed(trainer.evaluate(), "_before")) if evaluation is not None else None  # the untrained head
-    result, before = train_and_save(trainer, args, baseline=baseline)
+    result, first = train_and_save(trainer, args, evaluate_first=evaluation is not None)  # first: the untrained head
+    before = _prefixed(first, "_before") if first else None
     after = _prefixed(trainer.evaluate()) if evaluation is not None else {}
 
     def summarize() -> dict:

@@ -205,11 +205,7 @@ def run(recipe) -> dict:
 
     records = [r for i in range(len(rows)) for r in done[i]]
     dataset, stats = build_dataset(config, records, len(rows), index, general_pool)
-    dataset_path, stats_path = output_dir / DATASET_DIR, output_dir / STATS_FILE
-    if dataset_path.exists():
-        shutil.rmtree(dataset_path)
-    dataset.save_to_disk(str(dataset_path), num_shards=None if len(dataset) else 1)  # 0 shards would not load
-    stats_path.write_text(json.dumps(stats, indent=2) + "\n")
+    dataset_path, stats_path = save(output_dir, dataset, stats)
 
     summary = {"dataset": str(dataset_path), "stats": str(stats_path),
                **{k: stats[k] for k in ("prompts", "samples", "kept", "general", "rows")},
@@ -324,6 +320,16 @@ def build_dataset(config: SampleConfig, records: list[dict], prompts: int, index
     columns = {"messages": [r["messages"] for r in rows], "task": [r["task"] for r in rows],
                "source": [r["source"] for r in rows]}
     return Dataset.from_dict(columns, features=FEATURES), stats
+
+
+def save(output_dir: Path, dataset: Dataset, stats: dict) -> tuple[Path, Path]:
+    """Write the SFT dataset (a ``save_to_disk`` folder) and its statistics into ``output_dir``."""
+    dataset_path, stats_path = output_dir / DATASET_DIR, output_dir / STATS_FILE
+    if dataset_path.exists():
+        shutil.rmtree(dataset_path)
+    dataset.save_to_disk(str(dataset_path), num_shards=None if len(dataset) else 1)  # 0 shards would not load
+    stats_path.write_text(json.dumps(stats, indent=2) + "\n")
+    return dataset_path, stats_path
 
 
 def sft_row(problem: str, response: str, task: str, source: str) -> dict:

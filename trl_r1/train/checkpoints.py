@@ -63,17 +63,23 @@ def checkpoint_to_resume(args, announce=None) -> str | None:
     return checkpoint
 
 
-def train_and_save(trainer, args, *, save_dir: str | Path | None = None, baseline=None):
+def train_and_save(trainer, args, *, save_dir: str | Path | None = None, evaluate_first: bool = False):
     """What every training stage does with its trainer: resume (or start), train, save the model
-    (to ``save_dir``, default ``output_dir``) and the trainer state. ``baseline()`` runs before
-    a fresh start only (e.g. the untrained model's evaluation). Returns (train output, baseline's
-    result or None)."""
+    (to ``save_dir``, default ``output_dir``) and the trainer state. With ``evaluate_first`` a
+    fresh start also evaluates the untrained model, inside ``train()`` once the engines are
+    prepared (transformers' ``eval_on_start``): a ``trainer.evaluate()`` before ``train()`` leaves
+    DeepSpeed's inference engine in place, and training then fails at its first backward pass.
+    Returns (train output, that evaluation's metrics from the log history, so that a resumed run
+    finds them too, or None)."""
     checkpoint = checkpoint_to_resume(args, trainer.accelerator.print)
-    before = baseline() if baseline is not None and not checkpoint else None
+    if evaluate_first and not checkpoint:
+        trainer.args.eval_on_start = True
     result = trainer.train(resume_from_checkpoint=checkpoint)
     trainer.save_model(str(save_dir or args.output_dir))
     trainer.save_state()
-    return result, before
+    first = next((entry for entry in trainer.state.log_history
+                  if entry.get("step") == 0 and any(key.startswith("eval_") for key in entry)), None)
+    return result, first if evaluate_first else None
 
 
 def on_main_process(trainer, summarize) -> dict:
