@@ -497,13 +497,7 @@ class AccuracyReward(Reward):
         self.num_workers = num_workers
 
     def score(self, prompts: list, completions: list, columns: dict[str, Any], counts: Counter[str]) -> list[float | None]:
-        if self.solution_column not in columns:
-            raise KeyError(
-                f"The accuracy reward reads gold answers from the {self.solution_column!r} column, which the "
-                f"dataset does not have (columns: {sorted(k for k in columns if k not in _TRL_KWARGS)}); "
-                f"set the solution_column option."
-            )
-        golds = columns[self.solution_column]
+        golds = self.golds(columns, "gold answers")
         tasks = [
             (str(gold) if gold is not None else "", *read_answer(completion, self.answer_tags))
             for completion, gold in zip(completions, golds, strict=True)
@@ -543,4 +537,3 @@ class AccuracyReward(Reward):
         return group_by_equivalence(questions, self.num_workers)
 
 
-_TRL_KWARGS = {"trainer_state", "log_extra", "log_metric", "completion_ids", "environments"}

@@ -17,6 +17,9 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
+# What TRL passes every reward besides the dataset's columns.
+TRL_KWARGS = frozenset({"trainer_state", "log_extra", "log_metric", "completion_ids", "environments"})
+
 
 class Reward:
     """Base class of a TRL reward function with named counters."""
@@ -42,6 +45,17 @@ class Reward:
     def score(self, prompts: list, completions: list, columns: dict[str, Any], counts: Counter[str]) -> list[float | None]:
         """One reward per completion; increment ``counts[c]`` for the counters ``c`` that apply."""
         raise NotImplementedError
+
+    def golds(self, columns: dict[str, Any], what: str) -> list:
+        """The gold answers (``what``, for the error) from the column the ``gold_option`` option
+        names; a missing column is a named error listing the dataset's columns."""
+        option = self.gold_option
+        column = getattr(self, option)
+        if column not in columns:
+            present = sorted(k for k in columns if k not in TRL_KWARGS)
+            raise KeyError(f"The {self.name} reward reads {what} from the {column!r} column, which the dataset does "
+                           f"not have (columns: {present}); set the {option} option.")
+        return columns[column]
 
     def final_answer(self, completion: Any) -> str | None:
         """The final answer of ``completion`` as this reward reads it; ``None`` when it has none

@@ -93,11 +93,8 @@ class ChoiceReward(Reward):
         return extract_letter(region, self.letters) if region is not None else None
 
     def score(self, prompts: list, completions: list, columns: dict[str, Any], counts: Counter[str]) -> list[float | None]:
-        if self.solution_column not in columns:
-            raise KeyError(f"The choice reward reads the right letter from the {self.solution_column!r} column, "
-                           "which the dataset does not have; set the solution_column option.")
         rewards: list[float | None] = []
-        for completion, gold in zip(completions, columns[self.solution_column], strict=True):
+        for completion, gold in zip(completions, self.golds(columns, "the right letter"), strict=True):
             gold = str(gold).strip().strip("()").upper() if gold is not None else ""
             if gold not in self.letters or len(gold) != 1:
                 rewards.append(None)

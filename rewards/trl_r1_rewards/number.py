@@ -84,11 +84,8 @@ class NumberReward(Reward):
                 for answers in questions]
 
     def score(self, prompts: list, completions: list, columns: dict[str, Any], counts: Counter[str]) -> list[float | None]:
-        if self.solution_column not in columns:
-            raise KeyError(f"The number reward reads the gold number from the {self.solution_column!r} column, "
-                           "which the dataset does not have; set the solution_column option.")
         rewards: list[float | None] = []
-        for completion, gold in zip(completions, columns[self.solution_column], strict=True):
+        for completion, gold in zip(completions, self.golds(columns, "the gold number"), strict=True):
             expected = as_fraction(gold)
             if expected is None:
                 rewards.append(None)
