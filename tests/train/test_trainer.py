@@ -123,7 +123,6 @@ def test_tiny_code_recipe_trains_with_the_code_reward(tiny_model, tmp_path):
 def _train_two_steps(tiny_model, tmp_path, reward, skip: bool):
     """Two GRPO steps of the tiny model in this process; its parameters after them and the number of
     full loss computations (TRL's `_compute_loss`) that ran."""
-    import torch
     from datasets import Dataset
     from transformers import AutoModelForCausalLM
 
