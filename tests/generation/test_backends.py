@@ -102,6 +102,30 @@ def test_transformers_backend_has_the_same_shape(tiny_model):
     assert isinstance(make_backend("auto", str(tiny_model)), TransformersBackend)  # no GPU here: auto is transformers
 
 
+def test_each_prompt_is_read_once_for_its_samples_with_the_tokens_of_num_return_sequences(tiny_model):
+    """Samples of prompts of different lengths (left padding): the tokens are those of ``generate``
+    reading each prompt once per sample, and the model reads each prompt once."""
+    import torch
+
+    backend = TransformersBackend(str(tiny_model), "float32")
+    prompts = ["What is 1 + 1?", "Hi", "Write a long sentence about the quick brown fox and the dog."]
+    inputs = backend.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
+    assert inputs["attention_mask"].min() == 0  # padded
+    torch.manual_seed(0)
+    expected = backend.model.generate(**inputs, do_sample=True, temperature=0.6, top_p=0.95, max_new_tokens=8,
+                                      num_return_sequences=3, pad_token_id=backend.tokenizer.pad_token_id)
+    width = inputs["input_ids"].shape[1]
+    expected = [backend.tokenizer.decode([t for t in row if t != backend.tokenizer.pad_token_id], skip_special_tokens=True)
+                for row in expected[:, width:].tolist()]
+    read = []
+    backend.model.register_forward_pre_hook(lambda module, args, kwargs: read.append(
+        (kwargs.get("input_ids", args[0] if args else None)).shape), with_kwargs=True)
+    got = backend.generate(prompts, SAMPLING)
+    assert [c.text for group in got for c in group] == expected
+    assert read[0] == (3, width - 1)  # the prompts once each, then one token at a time for 9 sequences
+    assert all(shape[0] == 9 and shape[1] == 1 for shape in read[1:])
+
+
 @pytest.mark.parametrize("has_bf16", [True, False])
 def test_bf16_generation_on_a_cpu_falls_back_to_fp32_where_the_cpu_has_no_bf16(tiny_model, monkeypatch, capsys, has_bf16):
     import torch
