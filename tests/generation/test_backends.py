@@ -102,28 +102,43 @@ def test_transformers_backend_has_the_same_shape(tiny_model):
     assert isinstance(make_backend("auto", str(tiny_model)), TransformersBackend)  # no GPU here: auto is transformers
 
 
-def test_each_prompt_is_read_once_for_its_samples_with_the_tokens_of_num_return_sequences(tiny_model):
-    """Samples of prompts of different lengths (left padding): the tokens are those of ``generate``
-    reading each prompt once per sample, and the model reads each prompt once."""
+@pytest.mark.parametrize(("temperature", "n"), [(0.6, 3), (0.0, 1)])
+def test_each_prompt_token_is_read_once_and_the_tokens_are_those_of_generate_alone(tiny_model, temperature, n):
+    """Prompts sharing a prefix (as a system prompt and demonstrations make them), of different
+    lengths, sampled 3 times each or greedily: the same tokens as ``generate`` with left padding and
+    ``num_return_sequences``, with the shared prefix read once, then each prompt's rest once."""
     import torch
 
     backend = TransformersBackend(str(tiny_model), "float32")
-    prompts = ["What is 1 + 1?", "Hi", "Write a long sentence about the quick brown fox and the dog."]
+    shared = "Answer in one line, and check the answer twice. Question: "
+    prompts = [shared + q for q in ("What is 1 + 1?", "Hi", "Write a long sentence about the quick brown fox.")]
+    sampling = Sampling(num_samples=n, temperature=temperature, top_p=0.95, max_new_tokens=8, seed=0)
     inputs = backend.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
-    assert inputs["attention_mask"].min() == 0  # padded
     torch.manual_seed(0)
-    expected = backend.model.generate(**inputs, do_sample=True, temperature=0.6, top_p=0.95, max_new_tokens=8,
-                                      num_return_sequences=3, pad_token_id=backend.tokenizer.pad_token_id)
+    decoding = {"do_sample": True, "temperature": temperature, "top_p": 0.95} if temperature else {"do_sample": False}
+    expected = backend.model.generate(**inputs, **decoding, max_new_tokens=8, num_return_sequences=n,
+                                      pad_token_id=backend.tokenizer.pad_token_id)
     width = inputs["input_ids"].shape[1]
     expected = [backend.tokenizer.decode([t for t in row if t != backend.tokenizer.pad_token_id], skip_special_tokens=True)
                 for row in expected[:, width:].tolist()]
     read = []
     backend.model.register_forward_pre_hook(lambda module, args, kwargs: read.append(
         (kwargs.get("input_ids", args[0] if args else None)).shape), with_kwargs=True)
-    got = backend.generate(prompts, SAMPLING)
+    got = backend.generate(prompts, sampling)
     assert [c.text for group in got for c in group] == expected
-    assert read[0] == (3, width - 1)  # the prompts once each, then one token at a time for 9 sequences
-    assert all(shape[0] == 9 and shape[1] == 1 for shape in read[1:])
+    prefix = len(backend.tokenizer(shared, add_special_tokens=False)["input_ids"])
+    assert read[0][0] == 1 and read[0][1] >= prefix - 1  # the shared prefix, once
+    assert read[1] == (3, width - 1 - read[0][1])  # each prompt's rest (but its last token), once
+    assert all(shape == (3 * n, 1) for shape in read[2:])  # then one token at a time for every sample
+    # the next-token logits after the prefilled cache are those of reading each left-padded prompt whole
+    with torch.no_grad():
+        positions = (inputs["attention_mask"].cumsum(-1) - 1).clamp(min=0)  # as generate numbers them
+        whole = backend.model(**inputs, position_ids=positions).logits[:, -1]
+        prefilled = backend._prefilled([backend._text(p) for p in prompts], 1)
+        ids, mask = prefilled["input_ids"], prefilled["attention_mask"]
+        cache = [v for k, v in prefilled.items() if k not in ("input_ids", "attention_mask")][0]
+        last = backend.model(ids[:, -1:], mask, (mask.sum(-1, keepdim=True) - 1), cache).logits[:, -1]
+    torch.testing.assert_close(last, whole, rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.parametrize("has_bf16", [True, False])
