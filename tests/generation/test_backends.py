@@ -102,22 +102,20 @@ def test_transformers_backend_has_the_same_shape(tiny_model):
     assert isinstance(make_backend("auto", str(tiny_model)), TransformersBackend)  # no GPU here: auto is transformers
 
 
-@pytest.mark.parametrize(("temperature", "n"), [(0.6, 3), (0.0, 1)])
-def test_each_prompt_token_is_read_once_and_the_tokens_are_those_of_generate_alone(tiny_model, temperature, n):
+@pytest.mark.parametrize("n", [1, 3])
+def test_each_prompt_token_is_read_once_and_the_tokens_are_those_of_generate_alone(tiny_model, n):
     """Prompts sharing a prefix (as a system prompt and demonstrations make them), of different
-    lengths, sampled 3 times each or greedily: the same tokens as ``generate`` with left padding and
-    ``num_return_sequences``, with the shared prefix read once, then each prompt's rest once."""
+    lengths, decoded greedily (``n`` times each): the same tokens as ``generate`` reading each
+    left-padded prompt whole, with the shared prefix read once, then each prompt's rest once."""
     import torch
 
     backend = TransformersBackend(str(tiny_model), "float32")
     shared = "Answer in one line, and check the answer twice. Question: "
     prompts = [shared + q for q in ("What is 1 + 1?", "Hi", "Write a long sentence about the quick brown fox.")]
-    sampling = Sampling(num_samples=n, temperature=temperature, top_p=0.95, max_new_tokens=8, seed=0)
+    sampling = Sampling(num_samples=n, temperature=0.0, max_new_tokens=8)
     inputs = backend.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
-    torch.manual_seed(0)
-    decoding = {"do_sample": True, "temperature": temperature, "top_p": 0.95} if temperature else {"do_sample": False}
-    expected = backend.model.generate(**inputs, **decoding, max_new_tokens=8, num_return_sequences=n,
-                                      pad_token_id=backend.tokenizer.pad_token_id)
+    expected = backend.model.generate(**inputs, do_sample=False, max_new_tokens=8,
+                                      pad_token_id=backend.tokenizer.pad_token_id).repeat_interleave(n, 0)
     width = inputs["input_ids"].shape[1]
     expected = [backend.tokenizer.decode([t for t in row if t != backend.tokenizer.pad_token_id], skip_special_tokens=True)
                 for row in expected[:, width:].tolist()]
@@ -139,6 +137,31 @@ def test_each_prompt_token_is_read_once_and_the_tokens_are_those_of_generate_alo
         cache = [v for k, v in prefilled.items() if k not in ("input_ids", "attention_mask")][0]
         last = backend.model(ids[:, -1:], mask, (mask.sum(-1, keepdim=True) - 1), cache).logits[:, -1]
     torch.testing.assert_close(last, whole, rtol=1e-4, atol=1e-4)
+
+
+def test_nucleus_sampling_keeps_the_distribution_of_temperature_and_top_p_without_top_k():
+    """The sampler's nucleus and probabilities are those of transformers' temperature and top-p
+    warpers, for peaked rows (nucleus among the candidates) and a flat one (nucleus past them)."""
+    import torch
+    from transformers import TemperatureLogitsWarper, TopPLogitsWarper
+
+    from trl_r1.generation.backends import NucleusSampler
+
+    torch.manual_seed(0)
+    scores = torch.randn(5, 2000) * torch.tensor([[8.0], [4.0], [2.0], [1.0], [0.01]])
+    sampler = NucleusSampler(temperature=0.6, top_p=0.95, candidates=32)
+    ids, p = sampler.nucleus(scores)
+    ours = torch.zeros_like(scores).scatter_(-1, ids, p)
+    theirs = TopPLogitsWarper(0.95)(None, TemperatureLogitsWarper(0.6)(None, scores.clone())).softmax(-1)
+    torch.testing.assert_close(ours, theirs, rtol=1e-4, atol=1e-6)
+    assert (theirs[-1] > 0).sum() > 32 and (theirs[0] > 0).sum() < 32  # both paths were taken
+    # draws follow it: 20,000 tokens from one row
+    row = torch.tensor([[2.0, 1.5, 1.0, 0.0, -1.0, -9.0]])
+    ids, p = NucleusSampler(temperature=1.0, top_p=0.9).nucleus(row)
+    expected = torch.zeros(6).scatter_(-1, ids[0], p[0])
+    draws = torch.cat([NucleusSampler(1.0, 0.9)(None, row.expand(1000, -1)).argmax(-1) for _ in range(20)])
+    frequencies = torch.bincount(draws, minlength=6) / len(draws)
+    assert (frequencies - expected).abs().max() < 0.015 and frequencies[4:].sum() == 0
 
 
 @pytest.mark.parametrize("has_bf16", [True, False])
