@@ -134,7 +134,7 @@ def test_each_prompt_token_is_read_once_and_the_tokens_are_those_of_generate_alo
         whole = backend.model(**inputs, position_ids=positions).logits[:, -1]
         prefilled = backend._prefilled([backend._text(p) for p in prompts], 1)
         ids, mask = prefilled["input_ids"], prefilled["attention_mask"]
-        cache = [v for k, v in prefilled.items() if k not in ("input_ids", "attention_mask")][0]
+        cache = next(v for k, v in prefilled.items() if k not in ("input_ids", "attention_mask"))
         last = backend.model(ids[:, -1:], mask, (mask.sum(-1, keepdim=True) - 1), cache).logits[:, -1]
     torch.testing.assert_close(last, whole, rtol=1e-4, atol=1e-4)
 
