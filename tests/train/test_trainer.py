@@ -120,7 +120,7 @@ def test_tiny_code_recipe_trains_with_the_code_reward(tiny_model, tmp_path):
     assert row["rewards/format/mean"] is not None
 
 
-def _train_two_steps(tiny_model, tmp_path, reward, skip: bool):
+def _train_two_steps(tiny_model, tmp_path, reward, skip: bool, **config):
     """Two GRPO steps of the tiny model in this process; its parameters after them and the number of
     full loss computations (TRL's `_compute_loss`) that ran."""
     from datasets import Dataset
@@ -129,9 +129,10 @@ def _train_two_steps(tiny_model, tmp_path, reward, skip: bool):
     from trl_r1.train.config import R1GRPOConfig
     from trl_r1.train.trainer import R1GRPOTrainer
 
-    args = R1GRPOConfig(output_dir=str(tmp_path), num_generations=4, per_device_train_batch_size=4,
-                        max_completion_length=6, learning_rate=1e-2, max_steps=2, logging_steps=1, beta=0.0, reward_weights=[1.0],
-                        gradient_checkpointing=False, **CPU_TRAINING)
+    args = R1GRPOConfig(**{
+        "output_dir": str(tmp_path), "num_generations": 4, "per_device_train_batch_size": 4, "max_completion_length": 6,
+        "learning_rate": 1e-2, "max_steps": 2, "logging_steps": 1, "beta": 0.0, "reward_weights": [1.0],
+        "gradient_checkpointing": False, **CPU_TRAINING, **config})
     dataset = Dataset.from_list([{"prompt": f"What is {i} + 1?"} for i in range(8)])
     trainer = R1GRPOTrainer(AutoModelForCausalLM.from_pretrained(tiny_model), args=args, reward_funcs=reward,
                             train_dataset=dataset)
@@ -168,3 +169,17 @@ def test_a_batch_with_varied_rewards_runs_its_passes(tiny_model, tmp_path):
 
     _, passes, _ = _train_two_steps(tiny_model, tmp_path, reward, skip=True)
     assert passes == 2
+
+
+def test_a_dropped_zero_advantage_batch_leaves_the_weights_and_adam_alone(tiny_model, tmp_path):
+    import torch
+
+    def reward(completions, trainer_state, **kwargs):
+        return [float(i) for i in range(len(completions))] if trainer_state.global_step == 0 else [1.0] * len(completions)
+
+    one, _, _ = _train_two_steps(tiny_model, tmp_path / "one", reward, skip=True, max_steps=1)
+    dropped, passes, trainer = _train_two_steps(tiny_model, tmp_path / "drop", reward, skip=True,
+                                                drop_zero_advantage_batches=True)
+    assert passes == 1
+    assert all(torch.equal(one[n], dropped[n]) for n in one)  # the second step moved nothing
+    assert {int(state["step"]) for state in trainer.optimizer.state.values()} == {1}

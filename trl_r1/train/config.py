@@ -164,6 +164,13 @@ class R1GRPOConfig(GRPOConfig, PromptArguments, ResumeArguments):
             How a question becomes a prompt ([`PromptArguments`]).
         reflection_words (`list[str]`):
             Words whose rate per 1k completion words is logged every step (R1's "aha moment").
+        drop_zero_advantage_batches (`bool`, defaults to `False`):
+            A batch whose advantages are all zero (every group's completions got the same reward)
+            carries no learning signal. By default the optimizer still steps on its zero gradient,
+            as TRL's does (Adam's momentum moves the weights on); with `True` it is dropped: no
+            gradient, no update, Adam's moments untouched (DAPO's filtering of such groups, without
+            drawing new ones). Either way its forward and backward passes are skipped where that
+            is exact (see [`R1GRPOTrainer`]).
         auto_resume (`bool`, defaults to `True`):
             Resume from the last complete checkpoint ([`ResumeArguments`]).
     """
@@ -175,6 +182,11 @@ class R1GRPOConfig(GRPOConfig, PromptArguments, ResumeArguments):
     reflection_words: list[str] = field(
         default_factory=lambda: list(REFLECTION_WORDS),
         metadata={"help": "Words counted per 1k completion words and logged each step."},
+    )
+    drop_zero_advantage_batches: bool = field(
+        default=False,
+        metadata={"help": "Drop batches whose advantages are all zero (no optimizer update) instead of stepping on "
+                          "their zero gradient as TRL does."},
     )
 
     def __post_init__(self):

