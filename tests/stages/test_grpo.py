@@ -1,11 +1,14 @@
 """Stage `grpo` around the trainer: the held-out evaluation of the starting and the trained model
-at the end (`eval_recipe`), the prompt saved with the model, bf16 only where the CPU has it."""
+at the end (`eval_recipe`), the prompt saved with the model, bf16 only where the CPU has it, the
+curriculum order (`curriculum_column`)."""
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from helpers import run_cli, tiny_recipe, write_recipe
 
@@ -90,3 +93,27 @@ def test_bf16_applies_only_on_cpus_that_compute_in_bf16(monkeypatch, capsys):
     assert bf16_where_the_cpu_has_it(values) == {"use_cpu": True, "bf16": False}
     assert "training in fp32" in capsys.readouterr().out
     assert bf16_where_the_cpu_has_it({"bf16": True}) == {"bf16": True}  # GPU recipes are left alone
+
+
+def test_a_curriculum_trains_on_the_kept_questions_from_easy_to_hard(tiny_model, tmp_path):
+    """One question per step: the steps see the 4 questions max_train_samples kept, by their
+    larger operand (builtin:arithmetic's `difficulty`), where a run without it shuffles them."""
+    out = tmp_path / "out"
+    recipe = tiny_recipe(tiny_model, out, max_train_samples=4, max_steps=4, num_generations=2,
+                         per_device_train_batch_size=2, log_completions=True, curriculum_column="difficulty")
+    run_cli(str(write_recipe(tmp_path / "recipe.yaml", recipe)))
+    seen = []
+    for step in range(1, 5):
+        prompts = pd.read_parquet(out / "completions" / f"completions_{step:05d}.parquet")["prompt"]
+        [question] = {re.findall(r"What is \d+ [+-] \d+\?", str(p))[-1] for p in prompts}
+        seen.append(max(map(int, re.findall(r"\d+", question))))
+    assert seen == sorted(seen) and len(set(seen)) > 1, seen
+
+
+def test_a_curriculum_column_the_dataset_lacks_is_named_with_the_columns_it_has():
+    from datasets import Dataset
+
+    from trl_r1.data.loading import in_curriculum_order
+
+    with pytest.raises(ValueError, match=r"no column 'level'; its columns: \['problem', 'difficulty'\]"):
+        in_curriculum_order(Dataset.from_list([{"problem": "q", "difficulty": 1}]), "level")

@@ -84,6 +84,18 @@ def subsample(dataset: Dataset, n: int | None, seed: int) -> Dataset:
     return dataset.shuffle(seed=seed).select(range(min(n, len(dataset))))
 
 
+def in_curriculum_order(dataset: Dataset, column: str) -> Dataset:
+    """The rows in ``column``'s ascending order, easy to hard (ties keep their order): a recipe's
+    ``curriculum_column``.
+
+    >>> list(in_curriculum_order(Dataset.from_list([{"d": 3}, {"d": 1}, {"d": 2}]), "d")["d"])
+    [1, 2, 3]
+    """
+    if column not in dataset.column_names:
+        raise ValueError(f"curriculum_column: the dataset has no column {column!r}; its columns: {dataset.column_names}")
+    return dataset.sort(column)  # a stable sort (Arrow's)
+
+
 def mix_general(rows: Dataset, general: Dataset, prompt_column: str, general_column: str, fraction: float,
                 seed: int, task_column: str = "task") -> Dataset:
     """``rows`` (task ``reasoning`` unless they have a task column) and general prompts (task

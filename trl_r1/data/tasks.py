@@ -10,21 +10,22 @@ from datasets import Dataset, DatasetDict
 
 
 def arithmetic(num_train: int = 2000, num_test: int = 200, max_operand: int = 50, seed: int = 1234) -> DatasetDict:
-    """Questions ``What is a + b?`` / ``a - b`` with the answer in a ``solution`` column; the
-    test questions are distinct and never among the training questions.
+    """Questions ``What is a + b?`` / ``a - b`` with the answer in a ``solution`` column and the
+    larger operand in ``difficulty`` (a curriculum's order: ``curriculum_column``); the test
+    questions are distinct and never among the training questions.
 
     >>> ds = arithmetic(num_train=3, num_test=1)
     >>> ds["train"][0]
-    {'problem': 'What is 49 + 28?', 'solution': '77'}
+    {'problem': 'What is 49 + 28?', 'solution': '77', 'difficulty': 49}
     """
     rng = random.Random(seed)
 
     def row() -> dict:
         a, b = rng.randint(0, max_operand), rng.randint(0, max_operand)
         if rng.random() < 0.5:
-            return {"problem": f"What is {a} + {b}?", "solution": str(a + b)}
+            return {"problem": f"What is {a} + {b}?", "solution": str(a + b), "difficulty": max(a, b)}
         a, b = max(a, b), min(a, b)
-        return {"problem": f"What is {a} - {b}?", "solution": str(a - b)}
+        return {"problem": f"What is {a} - {b}?", "solution": str(a - b), "difficulty": a}
 
     train = [row() for _ in range(num_train)]
     seen, test = {r["problem"] for r in train}, []

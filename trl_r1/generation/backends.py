@@ -155,11 +155,10 @@ class TransformersBackend:
 
     def generate(self, prompts: list, sampling: Sampling) -> list[list[Completion]]:
         import torch
+        from transformers import LogitsProcessorList
 
         torch.manual_seed(sampling.seed)
         texts = [self._text(p) for p in prompts]
-        from transformers import LogitsProcessorList
-
         decoding = {"do_sample": False}  # greedy, as temperature 0 means in vLLM
         if sampling.temperature > 0:
             decoding["logits_processor"] = LogitsProcessorList([NucleusSampler(sampling.temperature, sampling.top_p)])

@@ -15,6 +15,7 @@ from trl_r1_rewards import check_options
 from ..data.builtin import check_dataset_name
 from ..data.loading import (
     check_model_and_dataset,
+    in_curriculum_order,
     load_split,
     mix_general,
     subsample,
@@ -133,6 +134,9 @@ def run(recipe) -> dict:
         logger.info("Mixed %d general prompts into %d rows", len(rows) - before, len(rows))
     rows = with_prompts(rows, script_args.dataset_prompt_column, args)
     rows = subsample(rows, script_args.max_train_samples, args.seed)
+    if script_args.curriculum_column:
+        rows = in_curriculum_order(rows, script_args.curriculum_column)
+        args.shuffle_dataset = False
     check_tasks(rows, args.reward_specs)
 
     model_path = resolve_model(model_args.model_name_or_path)

@@ -122,6 +122,12 @@ class R1ScriptArguments(ScriptArguments):
             Ignored when the dataset already has a `prompt` column.
         max_train_samples (`int`, *optional*):
             Keep only the first N training rows (after shuffling with the seed), for quick runs.
+        curriculum_column (`str`, *optional*):
+            Train on the rows in this column's ascending order, easy to hard (a curriculum),
+            instead of in a shuffled order: the rows `max_train_samples` kept are sorted by it and
+            `shuffle_dataset` is turned off. With one pass over the data, set `max_train_samples` to
+            the questions the run will see (`max_steps` x questions per step), so that the order
+            spans the whole range. `builtin:arithmetic`'s `difficulty` is its larger operand.
         general_dataset_name (`str`, *optional*):
             General (non-reasoning) prompts mixed into the training rows, as R1's stage 4 does: they
             get `task` = `general`, the other rows `reasoning` (unless they have a `task` column).
@@ -139,6 +145,9 @@ class R1ScriptArguments(ScriptArguments):
     )
     max_train_samples: int | None = field(
         default=None, metadata={"help": "Keep only the first N training rows (quick runs)."}
+    )
+    curriculum_column: str | None = field(
+        default=None, metadata={"help": "Train on the rows in this column's ascending order (a curriculum)."}
     )
     general_dataset_name: str | None = field(
         default=None, metadata={"help": "General prompts mixed in with task `general` (R1 stage 4)."}
