@@ -132,7 +132,7 @@ class TransformersBackend:
         from transformers import DynamicCache
 
         # A chat template usually writes the BOS token itself.
-        rows = [self.tokenizer(t, add_special_tokens=False)["input_ids"] for t in texts]
+        rows = self.tokenizer(texts, add_special_tokens=False)["input_ids"]
         shared = 0  # each prompt keeps at least its last token for generate to read
         while shared < min(map(len, rows)) - 1 and all(r[shared] == rows[0][shared] for r in rows):
             shared += 1
