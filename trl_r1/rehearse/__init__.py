@@ -167,7 +167,9 @@ def prepare(options: dict, workdir: Path) -> dict:
         target = recipes / "pipeline.yaml"
         target.write_text(yaml.safe_dump(pipeline, sort_keys=False))
     else:
-        get_stage(kind)  # a clear error for an unknown kind
+        prepare = getattr(get_stage(kind).module, "prepare", None)  # a clear error for an unknown kind
+        if prepare is not None:  # paths the recipe names relative to its file (eval_recipe), as loading reads them
+            values = prepare(values, recipe_path)
         target = recipes / recipe_path.name
         target.write_text(yaml.safe_dump(scaled(kind, values, recipe_path.stem, recipe_path.name), sort_keys=False))
 

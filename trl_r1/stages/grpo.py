@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -61,12 +60,14 @@ ARGUMENTS = (GRPOScriptArguments, R1GRPOConfig, ModelConfig)
 
 
 def prepare(values: dict, path: Path | None) -> dict:
-    """Called by the recipe loader: ``eval_recipe`` becomes relative to the recipe's file; a CPU
-    recipe's ``bf16`` applies where the CPU computes in bf16 (`bf16_where_the_cpu_has_it`)."""
+    """Called by the recipe loader: ``eval_recipe`` is read relative to the recipe's file and kept
+    absolute, so that the recipe written again elsewhere (the saved recipe.yaml, a rehearsal's
+    copy) still names the same file; a CPU recipe's ``bf16`` applies where the CPU computes in bf16
+    (`bf16_where_the_cpu_has_it`)."""
     values = bf16_where_the_cpu_has_it(values)
     recipe = values.get("eval_recipe")
     if path is not None and recipe and not Path(recipe).is_absolute():
-        values = {**values, "eval_recipe": os.path.relpath(Path(path).resolve().parent / recipe)}
+        values = {**values, "eval_recipe": str(Path(path).resolve().parent / recipe)}
     return values
 
 
