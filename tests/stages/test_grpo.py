@@ -77,6 +77,13 @@ def test_a_wrong_eval_recipe_fails_before_training(tiny_model, tmp_path):
         load_recipe(None, values={**values, "eval_recipe": str(tmp_path / "bad.yaml")})
 
 
+def test_a_group_filter_on_a_reward_the_recipe_lacks_fails_before_training(tiny_model, tmp_path):
+    values = tiny_recipe(tiny_model, tmp_path / "out", rewards=["accuracy", "format"], group_filter_reward="acuracy")
+    with pytest.raises(RecipeError, match=r"group_filter_reward: 'acuracy' is not one of this recipe's rewards \(accuracy, format\)"):
+        load_recipe(None, values=values)
+    assert load_recipe(None, values={**values, "group_filter_reward": "accuracy"})
+
+
 def test_the_default_recipe_evaluates_itself_with_the_tiny_arithmetic_recipe():
     repo = Path(__file__).resolve().parents[2]
     script_args, _, _ = load_recipe(repo / "recipes/tiny/zero.yaml").configs

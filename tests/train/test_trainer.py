@@ -183,3 +183,52 @@ def test_a_dropped_zero_advantage_batch_leaves_the_weights_and_adam_alone(tiny_m
     assert passes == 1
     assert all(torch.equal(one[n], dropped[n]) for n in one)  # the second step moved nothing
     assert {int(state["step"]) for state in trainer.optimizer.state.values()} == {1}
+
+
+def test_group_filter_reward_zeroes_the_groups_where_that_reward_is_the_same(tiny_model, tmp_path):
+    """Two groups of 4 per step: `right` is the same in the first group (all right) and differs in the
+    second; `length` differs in both. Only the second group keeps its advantages."""
+    import torch
+
+    def right(completions, **kwargs):
+        return [1.0, 1.0, 1.0, 1.0, 0.0, 1.0, 0.0, 0.0]
+
+    def length(completions, **kwargs):
+        return [float(i) for i in range(len(completions))]
+
+    from trl_r1.train.trainer import R1GRPOTrainer
+
+    seen = []
+
+    def run(**config):
+        return _train_two_steps(tiny_model, tmp_path / str(len(seen)), [right, length], skip=True, max_steps=1,
+                                per_device_train_batch_size=8, reward_weights=[1.0, 1.0], **config)[2]
+
+    original = R1GRPOTrainer._generate_and_score_completions
+
+    def spy(self, inputs):
+        output = original(self, inputs)
+        seen.append(output["advantages"].clone())
+        return output
+
+    R1GRPOTrainer._generate_and_score_completions = spy
+    try:
+        plain = run()
+        filtered = run(group_filter_reward="right")
+    finally:
+        R1GRPOTrainer._generate_and_score_completions = original
+    unfiltered, kept = seen
+    assert (unfiltered[:4] != 0).all()  # `length` alone gives the first group advantages...
+    assert (kept[:4] == 0).all()  # ...which the filter on `right` takes away
+    assert torch.equal(kept[4:], unfiltered[4:])  # the second group is left as it was
+    logged = [row for row in filtered.state.log_history if "frac_groups_filtered" in row]
+    assert logged[0]["frac_groups_filtered"] == 0.5
+    assert not any("frac_groups_filtered" in row for row in plain.state.log_history)
+
+
+def test_group_filter_reward_must_name_a_reward(tiny_model, tmp_path):
+    def right(completions, **kwargs):
+        return [1.0] * len(completions)
+
+    with pytest.raises(ValueError, match="group_filter_reward: 'accuracy' is not one of the rewards \\(right\\)"):
+        _train_two_steps(tiny_model, tmp_path, right, skip=True, group_filter_reward="accuracy")

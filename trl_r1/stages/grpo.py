@@ -78,6 +78,10 @@ def validate(script_args: GRPOScriptArguments, args: R1GRPOConfig, model_args: M
             check_options(spec.name, spec.kwargs)
         except (KeyError, TypeError) as e:
             raise ValueError(f"rewards: {e}") from None
+    names = [spec.name for spec in args.reward_specs]
+    if args.group_filter_reward is not None and args.group_filter_reward not in names:
+        raise ValueError(f"group_filter_reward: {args.group_filter_reward!r} is not one of this recipe's rewards "
+                         f"({', '.join(names)})")
     if script_args.general_dataset_name:
         check_dataset_name(script_args.general_dataset_name)
         if not 0 < script_args.general_fraction < 1:

@@ -180,6 +180,13 @@ class R1GRPOConfig(GRPOConfig, PromptArguments, ResumeArguments):
             gradient, no update, Adam's moments untouched (DAPO's filtering of such groups, without
             drawing new ones). Either way its forward and backward passes are skipped where that
             is exact (see [`R1GRPOTrainer`]).
+        group_filter_reward (`str`, *optional*):
+            A reward by name (e.g. `accuracy`): a group whose completions all got the same value of
+            it gives no policy-gradient signal (its advantages are set to 0), even where the other
+            rewards differ. DAPO's dynamic-sampling filter (groups all right or all wrong carry no
+            signal about correctness), without drawing new groups in their place. Measured on the
+            CPU default: without it, early questions the model never answers right train the
+            format alone, and well-formatted wrong sums are what it learns (README).
         auto_resume (`bool`, defaults to `True`):
             Resume from the last complete checkpoint ([`ResumeArguments`]).
     """
@@ -196,6 +203,11 @@ class R1GRPOConfig(GRPOConfig, PromptArguments, ResumeArguments):
         default=False,
         metadata={"help": "Drop batches whose advantages are all zero (no optimizer update) instead of stepping on "
                           "their zero gradient as TRL does."},
+    )
+    group_filter_reward: str | None = field(
+        default=None,
+        metadata={"help": "A reward by name: groups whose completions all got the same value of it get zero "
+                          "advantages (DAPO's dynamic-sampling filter, without resampling)."},
     )
 
     def __post_init__(self):

