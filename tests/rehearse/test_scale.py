@@ -68,3 +68,19 @@ def test_the_accelerate_config_keeps_deepspeed_and_comes_down_to_two_cpu_process
     assert config["deepspeed_config"]["zero_stage"] == 3
     assert config["deepspeed_config"]["offload_optimizer_device"] == "cpu"
     assert ("accelerate", "num_processes", 8, 2, "this machine") in notes
+
+
+def test_the_final_evaluation_of_a_grpo_recipe_is_rehearsed_at_the_same_scale(tmp_path):
+    from trl_r1.rehearse import prepare
+
+    plan = prepare({"recipe": REPO / "recipes/tiny/zero.yaml", "steps": None, "overrides": {}, "config_file": None,
+                    "processes": None}, tmp_path)
+    recipe = yaml.safe_load(plan["recipe"].read_text())
+    evaluation = yaml.safe_load((tmp_path / "recipes" / "zero-evaluate.yaml").read_text())
+    original = _recipe("recipes/eval/tiny_arithmetic.yaml")
+    assert recipe["eval_recipe"] == str(tmp_path / "recipes" / "zero-evaluate.yaml")
+    assert evaluation["max_questions"] == 4 < original["max_questions"]
+    assert evaluation["num_samples"] == 2 < original["num_samples"]
+    for kept in ("stage", "scorer", "chat_examples", "system_prompt", "temperature", "backend"):
+        assert evaluation[kept] == original[kept], kept
+    assert ("zero.yaml eval_recipe", "max_questions", 100, 4) in {note[:4] for note in plan["notes"]}

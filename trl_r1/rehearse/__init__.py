@@ -136,6 +136,12 @@ def prepare(options: dict, workdir: Path) -> dict:
         if kind in ("sample", "evaluate") and new.get("backend", "auto") == "auto" and not overrides:
             new["backend"] = "vllm"
             notes.append((where, "backend", "auto", "vllm", "what `auto` picks on a GPU"))
+        if kind == "grpo" and new.get("eval_recipe") and not overrides:  # the final evaluations, at this scale too
+            file = recipes / f"{name}-evaluate.yaml"
+            file.write_text(yaml.safe_dump(scaled("evaluate", read_yaml(Path(new["eval_recipe"])), f"{name}-evaluate",
+                                                  f"{where} eval_recipe"), sort_keys=False))
+            notes.append((where, "eval_recipe", values["eval_recipe"], str(file), "the evaluate recipe, scaled"))
+            new["eval_recipe"] = str(file)
         return new
 
     if kind == "pipeline":
@@ -145,6 +151,8 @@ def prepare(options: dict, workdir: Path) -> dict:
         for step, entry in zip(pipeline_steps(config), values["stages"], strict=True):
             stage_values = read_yaml(step.recipe)
             stage_kind = stage_values["stage"]
+            if (prepare := getattr(get_stage(stage_kind).module, "prepare", None)) is not None:
+                stage_values = prepare(stage_values, Path(step.recipe))  # its paths, as loading reads them
             file = recipes / f"{step.name}.yaml"
             file.write_text(yaml.safe_dump(scaled(stage_kind, stage_values, step.name, step.name), sort_keys=False))
             overrides = scaled(stage_kind, dict(entry.get("overrides") or {}), step.name, f"{step.name} (pipeline)",
