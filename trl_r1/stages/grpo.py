@@ -67,7 +67,7 @@ def prepare(values: dict, path: Path | None) -> dict:
     values = bf16_where_the_cpu_has_it(values)
     recipe = values.get("eval_recipe")
     if path is not None and recipe and not Path(recipe).is_absolute():
-        values = {**values, "eval_recipe": str(Path(path).resolve().parent / recipe)}
+        values = {**values, "eval_recipe": str((Path(path).parent / recipe).resolve())}
     return values
 
 
