@@ -33,7 +33,7 @@ from .answers import (
 )
 from .base import Reward
 from .parallel import Failure, default_num_workers, shared_pool
-from .text import answer_region, completion_text, final_boxes, last_boxed
+from .text import answer_region, completion_text, final_boxes, last_boxed, prompt_text
 
 # Without a \boxed{}, only the end of the answer region is parsed: that is where answers are,
 # and it bounds the work on a megabyte of rambling.
@@ -354,6 +354,12 @@ def plain_number(text: str) -> Fraction | None:
     return Fraction(text)
 
 
+def gold_number(gold: str) -> Fraction | None:
+    r"""The gold as a plain number (``25``, ``$-1.5$``, ``\boxed{7}``), else ``None``."""
+    expression = _gold_expression(gold)
+    return plain_number(expression if expression is not None else gold)
+
+
 def fast_score(task: tuple[str, tuple[str, ...] | None, bool]) -> tuple[float, str | None] | None:
     """:func:`score_answer`'s verdict when it is certain without math-verify, else ``None``.
 
@@ -368,8 +374,7 @@ def fast_score(task: tuple[str, tuple[str, ...] | None, bool]) -> tuple[float, s
     gold, answers, boxed = task
     if answers is not None and _pathological(answers, boxed):
         return 0.0, "pathological"
-    gold_expression = _gold_expression(gold)
-    expected = plain_number(gold_expression if gold_expression is not None else gold)
+    expected = gold_number(gold)
     if expected is None or read_gold(gold)[0] != "math":  # several boxes of numbers: parts
         return None
     if answers is None:
@@ -391,6 +396,38 @@ def _pathological(answers: tuple[str, ...], boxed: bool) -> bool:
     if boxed:
         return any(too_costly(box) for box in answers)
     return nesting_depth(answers[-1]) > MAX_NESTING  # free text: its length is already capped
+
+
+# An expression copied from the question is not an answer to it, although math-verify gives it
+# its value: asked "What is 30 - 5?", a policy learns to answer "30 - 5" (scored as 25).
+_TOKEN = re.compile(r"\\[A-Za-z]+|[0-9]+(?:\.[0-9]+)?|[A-Za-z]+|\S")
+_OPERATOR = re.compile(r"[-+*/^!]|\\(?:d?t?frac|sqrt|times|cdot|div|binom|sum|prod|log|ln|exp|sin|cos|tan)(?![A-Za-z])")
+# Where an unboxed answer's mathematics is: its last run of digits, operators and LaTeX commands.
+_MATH_RUN = re.compile(r"(?:\\[A-Za-z]+|[0-9{}()\[\]^*/+\-.,=!\s])+")
+
+
+def restated(answer: str, boxed: bool, prompt: str) -> bool:
+    r"""Whether an answer only restates an expression of the prompt: what follows its last ``=``
+    (the last run of mathematics for an unboxed answer) holds an operator, is not a plain number,
+    and appears in the prompt token for token.
+
+    >>> restated("30 - 5", False, "What is 30 - 5?"), restated("It is 30-5.", False, "What is 30 - 5?")
+    (True, True)
+    >>> restated("30 - 5 = 25", False, "What is 30 - 5?"), restated(r"2^{10}", True, r"Compute $2^{10}$.")
+    (False, True)
+    >>> restated("0 - 5", False, "What is 30 - 5?"), restated("-5", True, "What is -5 + 0?")
+    (False, False)
+    """
+    if not boxed:
+        runs = [run for run in _MATH_RUN.findall(answer[-UNBOXED_TAIL_CHARS:]) if any(c.isdigit() for c in run)]
+        if not runs:
+            return False
+        answer = runs[-1]
+    candidate = answer.rsplit("=", 1)[-1].strip().rstrip(".,").strip()
+    if not candidate or plain_number(candidate) is not None or not _OPERATOR.search(candidate.lstrip("+-")):
+        return False
+    needle, haystack = _TOKEN.findall(candidate), _TOKEN.findall(prompt)
+    return any(haystack[i:i + len(needle)] == needle for i in range(len(haystack) - len(needle) + 1))
 
 
 # The deadline is ours (parallel.py): math-verify's signal-based one is off, and so is its
@@ -441,7 +478,8 @@ class AccuracyReward(Reward):
     ``accuracy/pathological`` (an answer too nested or long to parse, or out of time: 0.0),
     ``accuracy/timeouts`` (the time-outs among them), ``accuracy/missing_answers`` (no answer
     region: unclosed ``<think>`` or no ``<answer>`` block), ``accuracy/unparseable_answers``,
-    ``accuracy/unparseable_golds``, ``accuracy/crashes`` (math-verify raised or a worker died).
+    ``accuracy/unparseable_golds``, ``accuracy/crashes`` (math-verify raised or a worker died),
+    ``accuracy/restated`` (an expression copied from the prompt: 0.0, see ``reject_restated``).
 
     Args:
         solution_column: the dataset column (reward keyword argument) holding the gold answers.
@@ -454,6 +492,9 @@ class AccuracyReward(Reward):
             started by then score 0.0 (counted). ``None``: no limit.
         num_workers: worker processes (``None``: one per CPU core, at most 4). ``0`` scores in
             the calling process without any deadline: for debugging only.
+        reject_restated: when the gold is a plain number, an answer that only copies an
+            expression of the prompt (asked "What is 30 - 5?", answering ``30 - 5``) scores 0.0
+            although it has the gold's value (:func:`restated`). ``False``: math-verify's verdict.
 
     >>> reward = AccuracyReward()
     >>> reward(prompts=["?", "?", "?"],
@@ -467,7 +508,8 @@ class AccuracyReward(Reward):
     """
 
     name = "accuracy"
-    counters = ("pathological", "timeouts", "crashes", "missing_answers", "unparseable_answers", "unparseable_golds")
+    counters = ("pathological", "timeouts", "crashes", "missing_answers", "unparseable_answers", "unparseable_golds",
+                "restated")
     gold_option = "solution_column"
 
     def __init__(
@@ -478,6 +520,7 @@ class AccuracyReward(Reward):
         timeout: float = 0.5,
         batch_timeout: float | None = 60.0,
         num_workers: int | None = None,
+        reject_restated: bool = True,
     ):
         super().__init__()
         if not isinstance(solution_column, str) or not solution_column:
@@ -495,6 +538,7 @@ class AccuracyReward(Reward):
         self.timeout = float(timeout)
         self.batch_timeout = None if batch_timeout is None else float(batch_timeout)
         self.num_workers = num_workers
+        self.reject_restated = bool(reject_restated)
 
     def score(self, prompts: list, completions: list, columns: dict[str, Any], counts: Counter[str]) -> list[float | None]:
         golds = self.golds(columns, "gold answers")
@@ -523,6 +567,11 @@ class AccuracyReward(Reward):
                 if counter:
                     counts[counter] += 1
                 rewards.append(reward)
+        if self.reject_restated:
+            for i, (gold, answers, boxed) in enumerate(tasks):
+                if rewards[i] == 1.0 and gold_number(gold) is not None and restated(answers[-1], boxed, prompt_text(prompts[i])):
+                    rewards[i] = 0.0
+                    counts["restated"] += 1
         return rewards
 
     def final_answer(self, completion: object) -> str | None:

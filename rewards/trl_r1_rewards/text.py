@@ -69,6 +69,19 @@ def last_user_message(prompt: object) -> str:
     return ""
 
 
+def prompt_text(prompt: object) -> str:
+    r"""All the text of a prompt: plain, or every message's content, one per line.
+
+    >>> prompt_text([{"role": "system", "content": "Be brief."}, {"role": "user", "content": "2 + 3?"}])
+    'Be brief.\n2 + 3?'
+    """
+    if isinstance(prompt, str):
+        return clean(prompt)
+    if isinstance(prompt, (list, tuple)):
+        return "\n".join(_content_text(m.get("content")) for m in prompt if isinstance(m, dict))
+    return ""
+
+
 def full_response(text: str) -> str:
     r"""The assistant's message: a response whose ``<think>`` the chat template wrote gets it back.
 

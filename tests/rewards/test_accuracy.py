@@ -72,6 +72,36 @@ def test_prediction_comes_from_the_answer_region(accuracy):
     assert tagged(["q"] * 2, ["<think>a</think><answer>5</answer>", "<think>a</think>5"], solution=["5", "5"]) == [1.0, 0.0]
 
 
+QUESTION = [{"role": "system", "content": "Think, then box the answer."}, {"role": "user", "content": "What is 30 - 5?"}]
+
+
+@pytest.mark.parametrize(
+    "completion, gold, copied",
+    [
+        ("30 - 5", "25", True),  # the hack a policy found: the question's expression, worth 25 to math-verify
+        (r"<think>hm</think> The answer is $\boxed{30-5}$.", "25", True),
+        ("<think>hm</think> So it is 30 -5.", r"\boxed{25}", True),
+        ("<think>30 - 5 = 25</think> 30 - 5 = 25", "25", False),  # evaluated: the value after "=" counts
+        (r"</think> \boxed{25}", "25", False),
+        (r"</think> \boxed{5 \times 5}", "25", False),  # an expression of its own, not the question's
+        (r"</think> \boxed{0 - 5}", "-5", False),  # token for token: "0 - 5" is not in "30 - 5"
+    ],
+)
+def test_an_expression_copied_from_the_question_is_not_an_answer(accuracy, completion, gold, copied):
+    metrics = {}
+    assert accuracy([QUESTION], [completion], solution=[gold], log_metric=metrics.__setitem__) == [0.0 if copied else 1.0]
+    assert metrics["accuracy/restated"] == float(copied)
+    lenient = load_reward("accuracy", reject_restated=False, num_workers=0)
+    assert lenient([QUESTION], [completion], solution=[gold]) == [1.0]
+
+
+def test_copying_is_judged_only_against_plain_number_golds(accuracy):
+    # A symbolic gold keeps math-verify's verdict; a number copied verbatim is the gold itself.
+    assert accuracy(["Simplify $\\frac{2}{4}$."], [r"</think> \boxed{\frac{2}{4}}"], solution=[r"\frac{1}{2}"]) == [1.0]
+    assert accuracy(["Is it 7 or 8?"], [r"</think> \boxed{7}"], solution=["7"]) == [1.0]
+    assert accuracy(["Compute $2^{10}$."] * 2, [r"</think> \boxed{2^{10}}", r"</think> \boxed{1024}"], solution=["1024"] * 2) == [0.0, 1.0]
+
+
 def test_unparseable_gold_is_skipped_and_counted(accuracy):
     metrics = {}
     rewards = accuracy(["q"] * 2, [r"\boxed{5}", "x"], solution=["", r"\text{}"], log_metric=metrics.__setitem__)
