@@ -226,6 +226,49 @@ def test_group_filter_reward_zeroes_the_groups_where_that_reward_is_the_same(tin
     assert not any("frac_groups_filtered" in row for row in plain.state.log_history)
 
 
+def test_completions_with_zero_advantage_skip_their_passes_and_the_gradient_is_the_same(tiny_model, tmp_path):
+    """Two groups of 4: the first all right (advantage 0 everywhere), the second varied. Only the
+    second group's 4 completions go through the model, and the gradient equals the full batch's."""
+    import torch
+
+    def reward(completions, **kwargs):
+        return [1.0, 1.0, 1.0, 1.0, 0.0, 1.0, 0.0, 2.0]
+
+    from trl_r1.train.trainer import R1GRPOTrainer
+
+    batches, rows = [], []
+    original = R1GRPOTrainer.compute_loss
+
+    def spy(self, model, inputs, **kwargs):
+        batches.append({k: v.clone() for k, v in inputs.items()})
+        return original(self, model, inputs, **kwargs)
+
+    R1GRPOTrainer.compute_loss = spy
+    try:
+        _, _, trainer = _train_two_steps(tiny_model, tmp_path, reward, skip=True, max_steps=1, per_device_train_batch_size=8,
+                                         max_completion_length=12)
+    finally:
+        R1GRPOTrainer.compute_loss = original
+    compute = trainer._compute_loss
+    trainer._compute_loss = lambda model, inputs: rows.append(inputs["completion_ids"].shape[0]) or compute(model, inputs)
+
+    def gradient(**patch):
+        trainer.__dict__.update(patch)
+        trainer.model.train()
+        trainer.model.zero_grad()
+        trainer.compute_loss(trainer.model, dict(batches[0])).backward()
+        return {n: p.grad.clone() for n, p in trainer.model.named_parameters()}
+
+    (batch,) = batches
+    assert int((batch["advantages"] == 0).sum()) == 4  # the first group's (TRL shuffles the rows)
+    skipped = gradient()
+    full = gradient(_informative_rows=lambda inputs: inputs)
+    assert rows == [4, 8]
+    assert any(g.abs().sum() > 0 for g in full.values())
+    for name in full:
+        torch.testing.assert_close(skipped[name], full[name], rtol=1e-4, atol=1e-7, msg=name)
+
+
 def test_group_filter_reward_must_name_a_reward(tiny_model, tmp_path):
     def right(completions, **kwargs):
         return [1.0] * len(completions)

@@ -78,6 +78,14 @@ def _plain_callable(reward) -> bool:
             and not inspect.iscoroutinefunction(reward) and not inspect.iscoroutinefunction(getattr(reward, "__call__", None)))
 
 
+# TRL's per-completion batch tensors (dim 0: one row per completion).
+_ROW_KEYS = frozenset({"prompt_ids", "prompt_mask", "completion_ids", "completion_mask", "advantages", "old_per_token_logps",
+                       "sampling_per_token_logps", "importance_sampling_ratio", "tool_mask"})
+# Losses summed over tokens and divided by the batch's token count, which does not change when a
+# row whose every token has zero loss leaves the batch.
+_TOKEN_SUM_LOSSES = frozenset({"dapo", "cispo", "vespo"})
+
+
 def flat_groups(values: torch.Tensor) -> torch.Tensor:
     """Per group (a row of ``values``): whether every completion the reward applies to got the
     same value. A group it applies to in none of its completions (all NaN: another task's reward)
@@ -108,6 +116,10 @@ class R1GRPOTrainer(GRPOTrainer):
       (several processes or DeepSpeed/FSDP run every pass as TRL does); such steps log no `entropy`.
     - With `group_filter_reward`, a group whose completions all got the same value of that reward
       gets zero advantages (logged: `frac_groups_filtered`).
+    - Under the same conditions, with TRL's default `dapo` loss, the completions of a batch whose
+      gradient share is exactly zero (advantage 0: a filtered group; or no token in the loss) skip
+      the forward and backward passes; the others train exactly as in TRL's full batch. The step's
+      `entropy` and clip ratios are then over the completions that trained.
     """
 
     def __init__(self, model, args=None, reward_funcs=None, **kwargs):
@@ -167,6 +179,23 @@ class R1GRPOTrainer(GRPOTrainer):
         return (self.model.training and self._zero_advantages_mean_zero_gradient()
                 and bool((inputs["advantages"] == 0).all()))
 
+    def _informative_rows(self, inputs):
+        """The batch without the completions whose share of the gradient is exactly zero (advantage
+        0, e.g. a filtered group, or no token in the loss), when leaving them out changes nothing:
+        a loss summed over tokens and divided by the batch's token count (`dapo`, TRL's default,
+        `cispo`, `vespo`: `num_items_in_batch` keeps counting them), beta 0, no entropy bonus or
+        top-entropy mask (both read the other rows), no images, one process."""
+        if not (self.model.training and self._zero_advantages_mean_zero_gradient()
+                and self.loss_type in _TOKEN_SUM_LOSSES and self.top_entropy_quantile == 1.0
+                and set(inputs) <= _ROW_KEYS | {"num_items_in_batch"}):
+            return inputs
+        advantages = inputs["advantages"]
+        mask = inputs["completion_mask"] * inputs["tool_mask"] if "tool_mask" in inputs else inputs["completion_mask"]
+        live = (advantages != 0 if advantages.dim() == 1 else (advantages != 0).any(-1)) & (mask.sum(-1) > 0)
+        if live.all() or not live.any():
+            return inputs
+        return {key: value[live] if key in _ROW_KEYS else value for key, value in inputs.items()}
+
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         if not return_outputs and self._gradient_is_zero(inputs):
             if getattr(self.args, "drop_zero_advantage_batches", False):
@@ -175,6 +204,8 @@ class R1GRPOTrainer(GRPOTrainer):
             # A zero whose backward writes zero gradients into every trainable parameter (as the full
             # loss would: the optimizer's step, momentum included, is the same), in milliseconds.
             return sum(p.reshape(-1)[:1].sum() for p in model.parameters() if p.requires_grad) * 0.0
+        if not return_outputs:
+            inputs = self._informative_rows(inputs)
         return super().compute_loss(model, inputs, return_outputs=return_outputs, num_items_in_batch=num_items_in_batch)
 
     def release_vllm(self) -> None:
