@@ -139,8 +139,8 @@ def _train_two_steps(tiny_model, tmp_path, reward, skip: bool, **config):
     full = []
     compute = trainer._compute_loss
     trainer._compute_loss = lambda *a, **k: full.append(1) or compute(*a, **k)
-    if not skip:
-        trainer._gradient_is_zero = lambda inputs: False
+    if not skip:  # every pass as TRL runs it
+        trainer._zero_advantages_mean_zero_gradient = lambda: False
     trainer.train()
     return {n: p.detach().clone() for n, p in trainer.model.named_parameters()}, len(full), trainer
 
@@ -226,15 +226,15 @@ def test_group_filter_reward_zeroes_the_groups_where_that_reward_is_the_same(tin
     assert not any("frac_groups_filtered" in row for row in plain.state.log_history)
 
 
-def test_completions_with_zero_advantage_skip_their_passes_and_the_gradient_is_the_same(tiny_model, tmp_path):
+def test_completions_with_zero_advantage_skip_their_passes_and_the_gradient_is_the_same(tiny_model, tmp_path, monkeypatch):
     """Two groups of 4: the first all right (advantage 0 everywhere), the second varied. Only the
     second group's 4 completions go through the model, and the gradient equals the full batch's."""
     import torch
 
+    from trl_r1.train.trainer import R1GRPOTrainer
+
     def reward(completions, **kwargs):
         return [1.0, 1.0, 1.0, 1.0, 0.0, 1.0, 0.0, 2.0]
-
-    from trl_r1.train.trainer import R1GRPOTrainer
 
     batches, rows = [], []
     original = R1GRPOTrainer.compute_loss
@@ -243,17 +243,16 @@ def test_completions_with_zero_advantage_skip_their_passes_and_the_gradient_is_t
         batches.append({k: v.clone() for k, v in inputs.items()})
         return original(self, model, inputs, **kwargs)
 
-    R1GRPOTrainer.compute_loss = spy
-    try:
+    with monkeypatch.context() as patch:
+        patch.setattr(R1GRPOTrainer, "compute_loss", spy)
         _, _, trainer = _train_two_steps(tiny_model, tmp_path, reward, skip=True, max_steps=1, per_device_train_batch_size=8,
                                          max_completion_length=12)
-    finally:
-        R1GRPOTrainer.compute_loss = original
     compute = trainer._compute_loss
     trainer._compute_loss = lambda model, inputs: rows.append(inputs["completion_ids"].shape[0]) or compute(model, inputs)
 
     def gradient(**patch):
-        trainer.__dict__.update(patch)
+        for name, value in patch.items():
+            monkeypatch.setattr(trainer, name, value)
         trainer.model.train()
         trainer.model.zero_grad()
         trainer.compute_loss(trainer.model, dict(batches[0])).backward()

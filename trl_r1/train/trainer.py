@@ -175,18 +175,13 @@ class R1GRPOTrainer(GRPOTrainer):
         return (self.beta == 0.0 and not self._entropy_bonus_enabled and not self.aux_loss_enabled
                 and self.accelerator.num_processes == 1 and not self.is_deepspeed_enabled and not self.is_fsdp_enabled)
 
-    def _gradient_is_zero(self, inputs) -> bool:
-        return (self.model.training and self._zero_advantages_mean_zero_gradient()
-                and bool((inputs["advantages"] == 0).all()))
-
     def _informative_rows(self, inputs):
         """The batch without the completions whose share of the gradient is exactly zero (advantage
         0, e.g. a filtered group, or no token in the loss), when leaving them out changes nothing:
         a loss summed over tokens and divided by the batch's token count (`dapo`, TRL's default,
-        `cispo`, `vespo`: `num_items_in_batch` keeps counting them), beta 0, no entropy bonus or
-        top-entropy mask (both read the other rows), no images, one process."""
-        if not (self.model.training and self._zero_advantages_mean_zero_gradient()
-                and self.loss_type in _TOKEN_SUM_LOSSES and self.top_entropy_quantile == 1.0
+        `cispo`, `vespo`: `num_items_in_batch` keeps counting them), no top-entropy mask (it reads
+        the other rows), no images. Called where :meth:`_zero_advantages_mean_zero_gradient` holds."""
+        if not (self.loss_type in _TOKEN_SUM_LOSSES and self.top_entropy_quantile == 1.0
                 and set(inputs) <= _ROW_KEYS | {"num_items_in_batch"}):
             return inputs
         advantages = inputs["advantages"]
@@ -197,14 +192,14 @@ class R1GRPOTrainer(GRPOTrainer):
         return {key: value[live] if key in _ROW_KEYS else value for key, value in inputs.items()}
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        if not return_outputs and self._gradient_is_zero(inputs):
-            if getattr(self.args, "drop_zero_advantage_batches", False):
-                # no parameter gets a gradient: the optimizer leaves them and their moments alone
-                return torch.zeros((), device=self.accelerator.device, requires_grad=True)
-            # A zero whose backward writes zero gradients into every trainable parameter (as the full
-            # loss would: the optimizer's step, momentum included, is the same), in milliseconds.
-            return sum(p.reshape(-1)[:1].sum() for p in model.parameters() if p.requires_grad) * 0.0
-        if not return_outputs:
+        if not return_outputs and self.model.training and self._zero_advantages_mean_zero_gradient():
+            if bool((inputs["advantages"] == 0).all()):
+                if getattr(self.args, "drop_zero_advantage_batches", False):
+                    # no parameter gets a gradient: the optimizer leaves them and their moments alone
+                    return torch.zeros((), device=self.accelerator.device, requires_grad=True)
+                # A zero whose backward writes zero gradients into every trainable parameter (as the
+                # full loss would: the optimizer's step, momentum included, is the same), in milliseconds.
+                return sum(p.reshape(-1)[:1].sum() for p in model.parameters() if p.requires_grad) * 0.0
             inputs = self._informative_rows(inputs)
         return super().compute_loss(model, inputs, return_outputs=return_outputs, num_items_in_batch=num_items_in_batch)
 
