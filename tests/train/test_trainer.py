@@ -268,6 +268,39 @@ def test_completions_with_zero_advantage_skip_their_passes_and_the_gradient_is_t
         torch.testing.assert_close(skipped[name], full[name], rtol=1e-4, atol=1e-7, msg=name)
 
 
+def test_dynamic_sampling_redraws_a_batch_without_signal_until_a_question_has_some(tiny_model, tmp_path, monkeypatch):
+    """Only questions 6 and 7 (of 0-7) get varied rewards. Each step regenerates on fresh questions,
+    drawn from the training set and laid out in groups, until its batch has a nonzero advantage;
+    every batch that trains has one, and the redraws are logged per step."""
+    from trl_r1.train.trainer import R1GRPOTrainer
+
+    def reward(prompts, completions, **kwargs):
+        return [float(i) if p in ("What is 6 + 1?", "What is 7 + 1?") else 1.0 for i, p in enumerate(prompts)]
+
+    drawn, trained = [], []
+    score, generate = R1GRPOTrainer._score_and_filter, R1GRPOTrainer._generate_and_score_completions
+
+    def spy_score(self, inputs):
+        drawn.append([row["prompt"] for row in inputs])
+        return score(self, inputs)
+
+    def spy_generate(self, inputs):
+        output = generate(self, inputs)
+        trained.append(output["advantages"].clone())
+        return output
+
+    monkeypatch.setattr(R1GRPOTrainer, "_score_and_filter", spy_score)
+    monkeypatch.setattr(R1GRPOTrainer, "_generate_and_score_completions", spy_generate)
+    _, _, trainer = _train_two_steps(tiny_model, tmp_path, reward, skip=True, max_steps=3, dynamic_sampling_redraws=40)
+    assert len(trained) == 3 and all((advantages != 0).any() for advantages in trained)
+    redraws = [row["redraws"] for row in trainer.state.log_history if "redraws" in row]
+    assert len(redraws) == 3 and sum(redraws) == len(drawn) - 3 > 0  # the seed's first questions include 0-5
+    for prompts in drawn:
+        assert prompts == [prompts[0]] * 4  # one question, its 4 completions in a row
+    signal = [prompts[0] in ("What is 6 + 1?", "What is 7 + 1?") for prompts in drawn]
+    assert sum(signal) == 3 and signal[-1]  # each step stopped at its first question with a signal
+
+
 def test_group_filter_reward_must_name_a_reward(tiny_model, tmp_path):
     def right(completions, **kwargs):
         return [1.0] * len(completions)

@@ -184,9 +184,16 @@ class R1GRPOConfig(GRPOConfig, PromptArguments, ResumeArguments):
             A reward by name (e.g. `accuracy`): a group whose completions all got the same value of
             it gives no policy-gradient signal (its advantages are set to 0), even where the other
             rewards differ. DAPO's dynamic-sampling filter (groups all right or all wrong carry no
-            signal about correctness), without drawing new groups in their place. Measured on the
+            signal about correctness); `dynamic_sampling_redraws` draws new questions when a whole
+            batch is filtered. Measured on the
             CPU default: without it, early questions the model never answers right train the
             format alone, and well-formatted wrong sums are what it learns (README).
+        dynamic_sampling_redraws (`int`, defaults to `0`):
+            Up to this many times per step, a generation batch with no learning signal (every
+            advantage zero: each group's completions got the same reward, or were filtered by
+            `group_filter_reward`) is thrown away and regenerated on questions drawn at random from
+            the training set (DAPO's dynamic sampling, a whole batch at a time; logged as
+            `redraws`). Each redraw costs a generation; it spares a step that would move nothing.
         auto_resume (`bool`, defaults to `True`):
             Resume from the last complete checkpoint ([`ResumeArguments`]).
     """
@@ -204,10 +211,15 @@ class R1GRPOConfig(GRPOConfig, PromptArguments, ResumeArguments):
         metadata={"help": "Drop batches whose advantages are all zero (no optimizer update) instead of stepping on "
                           "their zero gradient as TRL does."},
     )
+    dynamic_sampling_redraws: int = field(
+        default=0,
+        metadata={"help": "Up to this many times per step, regenerate a batch with no nonzero advantage on questions "
+                          "drawn at random from the training set (DAPO's dynamic sampling)."},
+    )
     group_filter_reward: str | None = field(
         default=None,
         metadata={"help": "A reward by name: groups whose completions all got the same value of it get zero "
-                          "advantages (DAPO's dynamic-sampling filter, without resampling)."},
+                          "advantages (DAPO's dynamic-sampling filter; dynamic_sampling_redraws redraws)."},
     )
 
     def __post_init__(self):
@@ -220,4 +232,6 @@ class R1GRPOConfig(GRPOConfig, PromptArguments, ResumeArguments):
             raise ValueError("reward_weights: set weights either per reward in `rewards` or in `reward_weights`, not both")
         if self.reward_weights is None:
             self.reward_weights = weights
+        if self.dynamic_sampling_redraws < 0:
+            raise ValueError(f"dynamic_sampling_redraws: {self.dynamic_sampling_redraws} is negative; 0 turns redrawing off")
         super().__post_init__()

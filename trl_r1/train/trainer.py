@@ -116,6 +116,9 @@ class R1GRPOTrainer(GRPOTrainer):
       (several processes or DeepSpeed/FSDP run every pass as TRL does); such steps log no `entropy`.
     - With `group_filter_reward`, a group whose completions all got the same value of that reward
       gets zero advantages (logged: `frac_groups_filtered`).
+    - With `dynamic_sampling_redraws` N, a generation batch in which no completion has a nonzero
+      advantage is replaced, up to N times, by questions drawn at random from the training set
+      (DAPO's dynamic sampling, a whole batch at a time; logged: `redraws`).
     - Under the same conditions, with TRL's default `dapo` loss, the completions of a batch whose
       gradient share is exactly zero (advantage 0: a filtered group; or no token in the loss) skip
       the forward and backward passes; the others train exactly as in TRL's full batch. The step's
@@ -148,6 +151,9 @@ class R1GRPOTrainer(GRPOTrainer):
         if self._filter_reward is not None and self._filter_reward not in self.reward_func_names:
             raise ValueError(f"group_filter_reward: {self._filter_reward!r} is not one of the rewards "
                              f"({', '.join(self.reward_func_names)})")
+        if getattr(self.args, "dynamic_sampling_redraws", 0) and not hasattr(self.train_dataset, "__getitem__"):
+            raise ValueError("dynamic_sampling_redraws draws questions by index: it needs a map-style training dataset, "
+                             "not a streamed (iterable) one.")
         if getattr(self.args, "drop_zero_advantage_batches", False) and not self._zero_advantages_mean_zero_gradient():
             logger.warning("drop_zero_advantage_batches applies in one process with beta 0, no entropy bonus and no "
                            "MoE aux loss; here every batch steps the optimizer, as TRL's does.")
@@ -158,6 +164,36 @@ class R1GRPOTrainer(GRPOTrainer):
         return rewards_per_func
 
     def _generate_and_score_completions(self, inputs):
+        output = self._score_and_filter(inputs)
+        limit = getattr(self.args, "dynamic_sampling_redraws", 0)
+        if not self.model.training or not limit:
+            return output
+        redraws = 0
+        while redraws < limit and not self._informative(output):
+            redraws += 1
+            inputs = self._fresh_questions(inputs, redraws)
+            output = self._score_and_filter(inputs)
+        self._metrics["train"]["redraws"].append(float(redraws))
+        return output
+
+    def _informative(self, output) -> bool:
+        """Whether any completion of the generation batch, on any process, has a nonzero advantage."""
+        local = (output["advantages"] != 0).any().float().reshape(1)
+        return bool(self.accelerator.gather(local).any())
+
+    def _fresh_questions(self, inputs, attempt: int) -> list:
+        """A generation batch of questions drawn at random from the training set, laid out as the
+        one it replaces (each question `num_generations` times in a row, groups spanning processes
+        as they did). Every process draws the same questions (seeded by seed, step and attempt) and
+        takes its rows."""
+        size, group = len(inputs), self.num_generations
+        start = self.accelerator.process_index * size
+        generator = torch.Generator().manual_seed(self.args.seed * 1_000_003 + self.state.global_step * 1_009 + attempt)
+        groups = self.accelerator.num_processes * size // group
+        picks = torch.randint(len(self.train_dataset), (groups,), generator=generator).tolist()
+        return [self.train_dataset[picks[(start + i) // group]] for i in range(size)]
+
+    def _score_and_filter(self, inputs):
         output = super()._generate_and_score_completions(inputs)
         if self._filter_reward is not None and self.model.training:
             values = self._rewards_per_func[:, self.reward_func_names.index(self._filter_reward)]
