@@ -120,7 +120,7 @@ def test_tiny_code_recipe_trains_with_the_code_reward(tiny_model, tmp_path):
     assert row["rewards/format/mean"] is not None
 
 
-def _train_two_steps(tiny_model, tmp_path, reward, skip: bool, **config):
+def _train_two_steps(tiny_model, tmp_path, reward, skip: bool, dataset=None, **config):
     """Two GRPO steps of the tiny model in this process; its parameters after them and the number of
     full loss computations (TRL's `_compute_loss`) that ran."""
     from datasets import Dataset
@@ -133,7 +133,7 @@ def _train_two_steps(tiny_model, tmp_path, reward, skip: bool, **config):
         "output_dir": str(tmp_path), "num_generations": 4, "per_device_train_batch_size": 4, "max_completion_length": 6,
         "learning_rate": 1e-2, "max_steps": 2, "logging_steps": 1, "beta": 0.0, "reward_weights": [1.0],
         "gradient_checkpointing": False, **CPU_TRAINING, **config})
-    dataset = Dataset.from_list([{"prompt": f"What is {i} + 1?"} for i in range(8)])
+    dataset = Dataset.from_list([{"prompt": f"What is {i} + 1?"} for i in range(8)]) if dataset is None else dataset
     trainer = R1GRPOTrainer(AutoModelForCausalLM.from_pretrained(tiny_model), args=args, reward_funcs=reward,
                             train_dataset=dataset)
     full = []
@@ -299,6 +299,15 @@ def test_dynamic_sampling_redraws_a_batch_without_signal_until_a_question_has_so
         assert prompts == [prompts[0]] * 4  # one question, its 4 completions in a row
     signal = [prompts[0] in ("What is 6 + 1?", "What is 7 + 1?") for prompts in drawn]
     assert sum(signal) == 3 and signal[-1]  # each step stopped at its first question with a signal
+
+
+def test_dynamic_sampling_needs_a_dataset_it_can_draw_from(tiny_model, tmp_path):
+    from datasets import Dataset
+
+    streamed = Dataset.from_list([{"prompt": f"What is {i} + 1?"} for i in range(8)]).to_iterable_dataset()
+    with pytest.raises(ValueError, match="dynamic_sampling_redraws draws questions by index: it needs a map-style"):
+        _train_two_steps(tiny_model, tmp_path, lambda completions, **kwargs: [1.0] * len(completions), skip=True,
+                         dataset=streamed, dynamic_sampling_redraws=1)
 
 
 def test_group_filter_reward_must_name_a_reward(tiny_model, tmp_path):

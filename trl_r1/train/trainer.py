@@ -9,6 +9,7 @@ import logging
 import os
 from collections.abc import Callable, Sequence
 
+import datasets
 import torch
 import trl
 from packaging.version import Version
@@ -151,7 +152,8 @@ class R1GRPOTrainer(GRPOTrainer):
         if self._filter_reward is not None and self._filter_reward not in self.reward_func_names:
             raise ValueError(f"group_filter_reward: {self._filter_reward!r} is not one of the rewards "
                              f"({', '.join(self.reward_func_names)})")
-        if getattr(self.args, "dynamic_sampling_redraws", 0) and not hasattr(self.train_dataset, "__getitem__"):
+        if getattr(self.args, "dynamic_sampling_redraws", 0) and isinstance(
+                self.train_dataset, (datasets.IterableDataset, torch.utils.data.IterableDataset)):
             raise ValueError("dynamic_sampling_redraws draws questions by index: it needs a map-style training dataset, "
                              "not a streamed (iterable) one.")
         if getattr(self.args, "drop_zero_advantage_batches", False) and not self._zero_advantages_mean_zero_gradient():
