@@ -185,9 +185,9 @@ class R1GRPOConfig(GRPOConfig, PromptArguments, ResumeArguments):
             it gives no policy-gradient signal (its advantages are set to 0), even where the other
             rewards differ. DAPO's dynamic-sampling filter (groups all right or all wrong carry no
             signal about correctness); `dynamic_sampling_redraws` draws new questions when a whole
-            batch is filtered. Measured on the
-            CPU default: without it, early questions the model never answers right train the
-            format alone, and well-formatted wrong sums are what it learns (README).
+            batch is filtered. Measured on the CPU default: without it, early questions the model
+            never answers right train the format alone, and well-formatted wrong sums are what it
+            learns (README).
         dynamic_sampling_redraws (`int`, defaults to `0`):
             Up to this many times per step, a generation batch with no learning signal (every
             advantage zero: each group's completions got the same reward, or were filtered by
