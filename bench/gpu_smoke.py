@@ -2,12 +2,17 @@
 
     python bench/gpu_smoke.py                 # one H100/H200: ~0.5B and ~1.5B, 1k and 4k tokens
     python bench/gpu_smoke.py --toy           # CPU, a tiny model, seconds (what CI runs)
+    bench/gpu_wheels.sh                       # here: the wheels a bare GPU machine needs, and its command
 
 Builds Qwen2-shaped models with random weights locally (no network, no vLLM), runs GRPO steps
 through trl_r1's R1GRPOTrainer with transformers generation (a random model rarely stops, so
 completions run to full length), and prints one JSON object per run: step time, generation
 and training time, generated and trained tokens/s, peak memory next to the plan's estimate for
 the same configuration, and model FLOPs utilisation of the training part.
+
+It refuses to report a GPU run whose model is not on the GPU (a configuration parsed for another
+machine keeps that machine's device: transformers settles it while parsing), and it never starts
+a configuration that its measured pace says cannot finish inside ``--budget_s``.
 """
 
 from __future__ import annotations
@@ -51,7 +56,8 @@ def build(size: str, folder: Path) -> Path:
 
 
 def recipe_for(model: Path, out: Path, batch: int, completion: int, steps: int, gpu: bool):
-    """The run as a trl_r1 recipe: the planner and the trainer read the same configuration."""
+    """The run as a trl_r1 recipe: the planner and the trainer read the same configuration. Parsed
+    for this machine, not with ``check_only``: a check-only parse settles the device as the CPU."""
     from trl_r1.recipe import load_recipe
 
     values = dict(
@@ -62,7 +68,7 @@ def recipe_for(model: Path, out: Path, batch: int, completion: int, steps: int, 
         gradient_checkpointing=True, bf16=gpu, dtype="bfloat16" if gpu else "float32", use_cpu=not gpu,
         max_steps=steps, logging_steps=1, save_strategy="no", report_to=[], output_dir=str(out), seed=0,
     )
-    return load_recipe(None, values=values, check_only=True)
+    return load_recipe(None, values=values)
 
 
 def plan_estimate(recipe, gpu_name: str | None, prompt: int) -> float:
@@ -75,6 +81,35 @@ def plan_estimate(recipe, gpu_name: str | None, prompt: int) -> float:
     model = recipe.configs[2].model_name_or_path
     plan = plan_training(recipe, "smoke", Hardware(gpu), model_shape(model), {}, Options(prompt_tokens=prompt))
     return plan.peak
+
+
+def require_device(model, gpu: bool) -> str:
+    """The device the model's parameters are on; raises when a GPU run's model is not on the GPU,
+    so that no CPU figure is ever reported under a GPU's name."""
+    devices = {p.device.type for p in model.parameters()}
+    if gpu and devices != {"cuda"}:
+        raise RuntimeError(f"the model's parameters are on {sorted(devices)}, not on the GPU: refusing to report "
+                           "(was the configuration parsed for another machine, e.g. with check_only?)")
+    return devices.pop() if len(devices) == 1 else ",".join(sorted(devices))
+
+
+def predicted_seconds(done: list[dict], size: str, completion: int) -> float | None:
+    """How long a configuration should take, from the runs done so far: the closest run's time
+    scaled by parameters x completion tokens (generation and training both grow about linearly
+    in each at these sizes); None before any run."""
+    if not done:
+        return None
+    params = model_params(size)
+    last = done[-1]
+    scale = (params / last["params"]) * (completion / last["completion_tokens"])
+    return last["wall_s"] * max(scale, 0.1)
+
+
+def model_params(size: str) -> int:
+    from trl_r1.plan.shapes import ModelShape
+
+    shape = SIZES[size]
+    return ModelShape.from_config(size, "gpu_smoke", {"model_type": "qwen2", **shape}).params
 
 
 def run_one(size: str, completion: int, batch: int, steps: int, gpu: bool) -> dict:
@@ -104,6 +139,7 @@ def run_one(size: str, completion: int, batch: int, steps: int, gpu: bool) -> di
         tokenizer = PreTrainedTokenizerFast.from_pretrained(model_dir)  # not the Qwen2 class AutoTokenizer picks
         trainer = Timed(model=str(model_dir), args=args, train_dataset=Dataset.from_dict({"prompt": prompts}),
                         processing_class=tokenizer)
+        device = require_device(trainer.model, gpu)
         if gpu:
             torch.cuda.synchronize()
             torch.cuda.reset_peak_memory_stats()
@@ -112,6 +148,7 @@ def run_one(size: str, completion: int, batch: int, steps: int, gpu: bool) -> di
         if gpu:
             torch.cuda.synchronize()
         seconds = time.perf_counter() - start
+        require_device(trainer.model, gpu)
         peak = torch.cuda.max_memory_allocated() if gpu else None
         logs = [entry for entry in trainer.state.log_history if "completions/mean_length" in entry]
         generated = sum(entry["completions/mean_length"] for entry in logs) * batch
@@ -128,7 +165,8 @@ def run_one(size: str, completion: int, batch: int, steps: int, gpu: bool) -> di
             peak_flops = GPUS["H200-141GB" if "H200" in gpu_name else "H100-80GB"].bf16_tflops * 1e12
         estimate = plan_estimate(recipe, gpu_name, PROMPT_WORDS)
         return {
-            "model": size, "params": shape.params, "device": gpu_name or "cpu", "completion_tokens": completion,
+            "model": size, "params": shape.params, "device": gpu_name or device, "params_device": device,
+            "completion_tokens": completion,
             "batch": batch, "steps": len(logs), "step_time_s": round(seconds / max(len(logs), 1), 3),
             "generation_s": round(timings["generation"], 3), "training_s": round(train_seconds, 3),
             "generated_tok_per_s": round(generated / max(timings["generation"], 1e-9), 1),
@@ -146,7 +184,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lengths", default="1024,4096", help="completion lengths in tokens")
     parser.add_argument("--batch", type=int, default=8, help="completions per step (one prompt's group)")
     parser.add_argument("--steps", type=int, default=2)
-    parser.add_argument("--budget_s", type=float, default=420.0, help="skip runs not started by then")
+    parser.add_argument("--budget_s", type=float, default=360.0,
+                        help="seconds for all runs: a run is started only if its predicted time fits what is left")
     args = parser.parse_args(argv)
     import torch
 
@@ -161,10 +200,16 @@ def main(argv: list[str] | None = None) -> int:
     start, results = time.perf_counter(), []
     for size in sizes:
         for length in lengths:
-            if time.perf_counter() - start > args.budget_s:
-                print(json.dumps({"model": size, "completion_tokens": length, "skipped": "time budget"}), flush=True)
+            left = args.budget_s - (time.perf_counter() - start)
+            expected = predicted_seconds(results, size, length)
+            if left <= 0 or (expected is not None and expected > left):
+                print(json.dumps({"model": size, "completion_tokens": length, "skipped": "time budget",
+                                  "expected_s": round(expected, 1) if expected else None, "left_s": round(left, 1)}),
+                      flush=True)
                 continue
+            began = time.perf_counter()
             result = run_one(size, length, batch, steps, gpu)
+            result["wall_s"] = round(time.perf_counter() - began, 1)  # with model building: what the budget pays
             results.append(result)
             print(json.dumps(result), flush=True)
             if gpu:
