@@ -8,6 +8,8 @@ import shlex
 import subprocess
 import sys
 
+import pytest
+
 from helpers import REPO
 
 from trl_r1.recipe import load_recipe
@@ -29,8 +31,9 @@ def test_dry_run_serves_the_recipes_model_on_the_last_node_and_trains_on_the_oth
     serve = shlex.split(server[1])
     assert serve[:2] == ["trl", "vllm-serve"]
     options = dict(zip(serve[2::2], serve[3::2]))
+    # one replica, tensor parallel: TRL's vllm-serve refuses data parallelism for dense models
     assert options == {"--model": "Qwen/Qwen2.5-7B", "--dtype": "bfloat16", "--tensor_parallel_size": "2",
-                       "--data_parallel_size": "4", "--host": "0.0.0.0", "--port": "8000", "--max_model_len": "34816"}
+                       "--data_parallel_size": "1", "--host": "0.0.0.0", "--port": "8000", "--max_model_len": "34816"}
     launch = shlex.split(train[1])
     assert launch[:2] == ["accelerate", "launch"]
     accelerate = dict(zip(launch[2:launch.index("-m"):2], launch[3:launch.index("-m"):2]))
@@ -50,3 +53,32 @@ def test_refuses_one_node_a_recipe_that_is_not_grpo_and_an_uneven_split():
     assert pipeline.returncode != 0 and "is a `pipeline` recipe" in pipeline.stderr
     uneven = dry_run("recipes/zero.yaml", VLLM_TP="3")
     assert uneven.returncode == 2 and "VLLM_TP=3 does not divide GPUS_PER_NODE=8" in uneven.stderr
+
+
+def test_the_server_is_one_replica_whose_tensor_parallel_size_divides_the_models_attention_heads():
+    default = dry_run("recipes/zero.yaml", "--report_to", "none")
+    assert default.returncode == 0, default.stderr
+    serve = shlex.split(default.stdout.splitlines()[0].split(": ", 1)[1])
+    options = dict(zip(serve[2::2], serve[3::2]))
+    # Qwen2.5-7B: 28 attention heads, 4 key-value heads: 4 is the largest size vLLM accepts on 8 GPUs
+    assert options["--tensor_parallel_size"] == "4" and options["--data_parallel_size"] == "1"
+    eight = dry_run("recipes/zero.yaml", "--report_to", "none", VLLM_TP="8")
+    assert eight.returncode == 2 and "28 attention heads" in eight.stderr and "[1, 2, 4]" in eight.stderr
+
+
+@pytest.mark.parametrize("training_nodes", [1, 2, 4])
+def test_more_training_nodes_keep_the_recipes_32_questions_x_16_completions_a_step(training_nodes):
+    nodes = " ".join(f"gpu{i}" for i in range(training_nodes + 1))
+    result = dry_run("recipes/zero.yaml", "--report_to", "none", nodes=nodes)
+    assert result.returncode == 0, result.stderr
+    processes = 8 * training_nodes
+    assert f"valid `grpo` recipe at {processes} processes" in result.stderr
+    assert (f"per step: questions 32, completions 512 (1 x {64 // training_nodes} accumulation x {processes} "
+            "processes)") in result.stderr
+    launch = shlex.split(result.stdout.splitlines()[1].split(": ", 1)[1])
+    assert launch[launch.index("--num_processes") + 1] == str(processes)
+
+
+def test_the_launch_asks_for_the_current_nccl_error_handling_variable():
+    text = SCRIPT.read_text()
+    assert "export TORCH_NCCL_ASYNC_ERROR_HANDLING=1" in text and "export NCCL_ASYNC_ERROR_HANDLING" not in text

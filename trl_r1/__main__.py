@@ -9,9 +9,10 @@ USAGE = """\
 usage: python -m trl_r1 RECIPE.yaml [--field value ...]
        accelerate launch [accelerate options] -m trl_r1 RECIPE.yaml [--field value ...]
        python -m trl_r1 RECIPE.yaml --help     the fields the recipe's stage accepts
-       python -m trl_r1 check RECIPE.yaml ...  validate a recipe (also one meant for GPUs) and stop;
-                                               with a `hardware:` entry, also plan it (below)
-       python -m trl_r1 plan RECIPE.yaml [--gpu H100-80GB --gpus 8 ...]
+       python -m trl_r1 check RECIPE.yaml [--num_processes N] [--num_machines M] ...
+                                               validate a recipe (also one meant for GPUs) at the launch's
+                                               size and stop; with a `hardware:` entry, also plan it (below)
+       python -m trl_r1 plan RECIPE.yaml [--gpu H100-80GB --num_processes 16 --num_machines 2 ...]
                                                per-GPU peak memory, per-step work, fits or not
        python -m trl_r1 list                   recipes, stage kinds, rewards, built-in datasets
        python -m trl_r1 rehearse RECIPE.yaml   run a (GPU) recipe here in miniature, on the real engines
@@ -90,6 +91,9 @@ def main(argv: list[str] | None = None) -> int:
             print(USAGE, file=sys.stderr)
             return 2
     path, overrides = argv[0], argv[1:]
+    processes = nodes = None
+    if check_only:
+        overrides, processes, nodes = _launch_flags(overrides)
     if "-h" in overrides or "--help" in overrides:
         from transformers import HfArgumentParser
 
@@ -99,21 +103,46 @@ def main(argv: list[str] | None = None) -> int:
         HfArgumentParser(stage.arguments, prog=f"python -m trl_r1 {path}").print_help()
         return 0
     try:
-        recipe = load_recipe(path, overrides, check_only=check_only)
-        if check_only:  # what this machine must provide for the run: trackers, data
-            check_machine(recipe)
+        if check_only:
+            from .plan import launch_gpus, launch_processes_of
+            from .train.launch import at_launch_size
+
+            processes = processes or launch_gpus(path, nodes) or launch_processes_of(path)
+            with at_launch_size(processes):
+                recipe = load_recipe(path, overrides, check_only=True)
+            check_machine(recipe)  # what this machine must provide for the run: trackers, data
+        else:
+            recipe = load_recipe(path, overrides)
     except (RecipeError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     if check_only:
-        print(f"{path}: valid `{recipe.stage.name}` recipe")
+        at = f" at {processes} processes" if processes else ""
+        print(f"{path}: valid `{recipe.stage.name}` recipe{at}")
         if recipe.hardware is None:
             return 0
         from .plan import check_fits
 
-        return check_fits(path, overrides)
+        return check_fits(path, overrides, processes, nodes)
     recipe.stage.run(recipe)
     return 0
+
+
+def _launch_flags(args: list[str]) -> tuple[list[str], int | None, int | None]:
+    """``--num_processes N`` / ``--num_machines M`` (accelerate's names for the launch's size)
+    taken out of ``check``'s arguments; the rest are the recipe's overrides."""
+    rest, found = [], {}
+    it = iter(args)
+    for arg in it:
+        key, _, value = arg.partition("=")
+        if key in ("--num_processes", "--num_machines"):
+            value = value or next(it, "")
+            if not value.isdigit() or int(value) < 1:
+                raise SystemExit(f"error: {key} takes a positive number, got {value!r}")
+            found[key] = int(value)
+        else:
+            rest.append(arg)
+    return rest, found.get("--num_processes"), found.get("--num_machines")
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+from ..train.launch import at_launch_size
 from .hardware import Hardware, from_recipe
 from .planner import (
     Options,
@@ -63,12 +64,49 @@ def _model_of(recipe) -> str:
 def plan_recipe(path: str | Path, overrides: list[str] | None = None, options: Options | None = None,
                 hardware_overrides: dict | None = None, nodes: int | None = None) -> list[StagePlan]:
     """Plan a recipe (with ``--field value`` overrides) on the hardware it names, or on
-    ``hardware_overrides`` (keys of a recipe's ``hardware:``)."""
+    ``hardware_overrides`` (keys of a recipe's ``hardware:``), at that hardware's process count:
+    a recipe that states its step's size (``questions_per_step``) derives its accumulation there."""
+    options = options or Options()
+    hardware_overrides = dict(hardware_overrides or {})
+    with at_launch_size(launch_processes_of(path, hardware_overrides)):
+        return _plan_recipe(path, overrides, options, hardware_overrides, nodes)
+
+
+def launch_processes_of(path, hardware_overrides: dict | None = None) -> int | None:
+    """The process count a recipe is launched with: the command line's (``gpus``), else its
+    ``hardware:`` mapping's (its accelerate config's ``num_processes``), else None (this machine's)."""
+    from ..recipe import read_yaml
+
+    hardware_overrides = hardware_overrides or {}
+    if hardware_overrides.get("gpus"):
+        return int(hardware_overrides["gpus"])
+    spec = {**(read_yaml(path).get("hardware") or {}), **hardware_overrides}
+    if "gpu" not in spec:
+        return None
+    return from_recipe(spec, path).gpus
+
+
+def launch_gpus(path, nodes: int | None, accelerate_config: str | None = None) -> int | None:
+    """Processes of a launch on ``nodes`` nodes, each with as many GPUs as a node of the recipe's
+    accelerate config (or ``accelerate_config``) has; None without ``nodes``."""
+    from ..recipe import read_yaml
+
+    if not nodes:
+        return None
+    spec = dict(read_yaml(path).get("hardware") or {})
+    if accelerate_config:
+        spec["accelerate_config"] = str(Path(accelerate_config).resolve())
+    if "gpu" not in spec or not spec.get("accelerate_config"):
+        raise ValueError(f"{path}: --num_machines {nodes} needs the GPUs per node: add --num_processes "
+                         "(GPUs in all) or an accelerate config (--accelerate_config, or the recipe's hardware:)")
+    hw = from_recipe(spec, path)
+    return nodes * max(1, hw.gpus // max(1, hw.nodes))
+
+
+def _plan_recipe(path, overrides, options, hardware_overrides, nodes) -> list[StagePlan]:
     from ..recipe import load_recipe
     from ..stages import pipeline
 
-    options = options or Options()
-    hardware_overrides = dict(hardware_overrides or {})
     recipe = load_recipe(path, overrides, check_only=True)
     lineage = recipe_lineage(_recipes_root(Path(path)))
     if recipe.stage.name != "pipeline":
@@ -84,15 +122,21 @@ def plan_recipe(path: str | Path, overrides: list[str] | None = None, options: O
     return plans
 
 
-def check_fits(path: str, overrides: list[str]) -> int:
-    """`check` on a recipe that names its hardware: plan it, fail when a stage does not fit."""
+def check_fits(path: str, overrides: list[str], processes: int | None = None, nodes: int | None = None) -> int:
+    """`check` on a recipe that names its hardware: plan it (at ``processes`` on ``nodes`` when
+    given), fail when a stage does not fit."""
     try:
-        plans = plan_recipe(path, overrides)
+        plans = plan_recipe(path, overrides, hardware_overrides={"gpus": processes} if processes else None,
+                            nodes=nodes)
     except (LookupError, ValueError) as e:
         print(f"error: {path}: cannot plan it on its hardware: {e}", file=sys.stderr)
         return 2
     for plan in plans:
         print(f"  {plan.name} on {plan.hardware.describe()}: {plan.verdict()}")
+        if "layout" in plan.per_step:
+            sizes = ", ".join(f"{k} {plan.per_step[k]}" for k in ("questions", "completions", "sequences")
+                              if k in plan.per_step)
+            print(f"    per step: {sizes} ({plan.per_step['layout']})")
     failed = [plan for plan in plans if not plan.fits]
     for plan in failed:
         print(f"\n{plan.to_text()}", file=sys.stderr)
@@ -108,8 +152,11 @@ def make_parser() -> argparse.ArgumentParser:
     parser.add_argument("recipe")
     parser.add_argument("--gpu", help="GPU kind: H100-80GB, H200-141GB, A100-80GB, A100-40GB or NAME-<N>GB")
     parser.add_argument("--gpu_memory", help="GPU memory, e.g. 80GB (instead of --gpu)")
-    parser.add_argument("--gpus", type=int, help="processes (GPUs) in all, every node together")
-    parser.add_argument("--nodes", type=int, help="nodes (for the host memory offload needs)")
+    parser.add_argument("--gpus", "--num_processes", dest="gpus", type=int,
+                        help="processes (GPUs) in all, every node together (accelerate's --num_processes)")
+    parser.add_argument("--nodes", "--num_machines", dest="nodes", type=int,
+                        help="nodes (accelerate's --num_machines); without --gpus, each node has the accelerate "
+                             "config's GPUs")
     parser.add_argument("--accelerate_config", help="accelerate config file: processes, ZeRO stage, offload")
     parser.add_argument("--model_shape", help="plan as this model: a shipped id or a folder with config.json")
     parser.add_argument("--prompt_tokens", type=int, help="prompt length to assume (default: from the recipe, else 512)")
@@ -124,8 +171,13 @@ def main(argv: list[str]) -> int:
     from .shapes import UnknownModel
 
     args, overrides = make_parser().parse_known_args(argv)
+    try:
+        gpus = args.gpus or launch_gpus(args.recipe, args.nodes, args.accelerate_config)
+    except ValueError as e:
+        print(f"error: {e}")
+        return 2
     hardware = {k: v for k, v in (("gpu", args.gpu or (args.gpu_memory and f"GPU-{args.gpu_memory}")),
-                                  ("gpus", args.gpus)) if v}
+                                  ("gpus", gpus)) if v}
     if args.accelerate_config:
         hardware["accelerate_config"] = str(Path(args.accelerate_config).resolve())
     options = Options(model_shape=args.model_shape, prompt_tokens=args.prompt_tokens, mfu=args.mfu)

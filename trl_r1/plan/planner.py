@@ -132,14 +132,17 @@ def recipe_lineage(root: Path) -> dict[str, str]:
     return found
 
 
-def _batch_fix(plan_for, batch: int, accumulation: int, unit: str) -> str | None:
+def _batch_fix(plan_for, batch: int, accumulation: int, unit: str, derived: bool = False) -> str | None:
     """The largest per-device batch below ``batch`` that fits (a divisor of batch x accumulation),
-    with the accumulation that keeps the step's size; None when not even 1 fits."""
+    with the accumulation that keeps the step's size (``derived``: the recipe states its step's
+    size, and the accumulation follows); None when not even 1 fits."""
     total = batch * accumulation
     for b in sorted((d for d in range(1, batch) if total % d == 0), reverse=True):
         plan = plan_for(b, total // b)
         if plan.fits:
-            return (f"per_device_train_batch_size: {b} and gradient_accumulation_steps: {total // b} "
+            accumulation = (f"(gradient accumulation {total // b}, derived)" if derived
+                            else f"and gradient_accumulation_steps: {total // b}")
+            return (f"per_device_train_batch_size: {b} {accumulation} "
                     f"(same {unit} per step; peak {plan.peak / GiB:.1f} GiB)")
     return None
 
@@ -157,7 +160,8 @@ def plan_training(recipe, name: str, hw: Hardware, shape: ModelShape, lineage: d
     plan = plan_for(batch, accumulation)
     if not plan.fits:
         unit = "completions" if kind == "grpo" else "sequences"
-        plan.fix = _batch_fix(plan_for, batch, accumulation, unit) or _no_batch_fix(plan, hw)
+        derived = _get(recipe, "questions_per_step") is not None or _get(recipe, "sequences_per_step") is not None
+        plan.fix = _batch_fix(plan_for, batch, accumulation, unit, derived) or _no_batch_fix(plan, hw)
     return plan
 
 
@@ -186,11 +190,13 @@ def _plan_training(recipe, name, hw, shape, lineage, options, batch, accumulatio
         seq, scored = prompt + completion, completion
         generations = _get(recipe, "num_generations")
         completions = batch * hw.gpus * accumulation
-        per_step.update(completions=f"{completions:,}", questions=f"{completions // generations:,}")
+        per_step.update(questions=f"{completions // generations:,}", completions=f"{completions:,}",
+                        layout=f"{batch} x {accumulation} accumulation x {hw.gpus} processes")
     else:
         seq = _get(recipe, "max_length")
         scored = seq if kind == "sft" else 0
         per_step["sequences"] = f"{batch * hw.gpus * accumulation:,}"
+        per_step["layout"] = f"{batch} x {accumulation} accumulation x {hw.gpus} processes"
     tokens = batch * seq
     if kind == "grpo" and _get(recipe, "beta", 0.0) > 0:
         ref = memory.model_states(shape, hw, d, trainable=False)[0]

@@ -71,6 +71,19 @@ class ModelShape:
         head = 0 if self.tie_word_embeddings else self.embedding_params
         return self.num_hidden_layers * self.layer_params + self.embedding_params + head + self.hidden_size
 
+    def tensor_parallel_sizes(self, gpus: int) -> list[int]:
+        """The tensor-parallel sizes up to ``gpus`` that vLLM accepts for this model: each divides
+        the attention heads, and divides or is a multiple of the key-value heads.
+
+        >>> ModelShape.from_config("Qwen2.5-7B", "-", dict(hidden_size=3584, intermediate_size=18944,
+        ...     num_hidden_layers=28, num_attention_heads=28, num_key_value_heads=4, vocab_size=152064)
+        ... ).tensor_parallel_sizes(8)
+        [1, 2, 4]
+        """
+        kv = self.num_key_value_heads
+        return [tp for tp in range(1, gpus + 1) if self.num_attention_heads % tp == 0
+                and (kv % tp == 0 if tp <= kv else tp % kv == 0)]
+
     @property
     def largest_layer_params(self) -> int:
         """The largest single module (what ZeRO-3 gathers at once): the embedding, in these models."""

@@ -27,6 +27,7 @@ from ..models import hub_id, resolve_model
 from ..train.callbacks import MetricsFileCallback
 from ..train.checkpoints import ResumeArguments, on_main_process, train_and_save
 from ..train.hub import defer_push, publish
+from ..train.launch import StepSize
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +74,7 @@ class RewardModelScriptArguments(ScriptArguments):
 
 
 @dataclass
-class RewardModelConfig(TrainingArguments, ResumeArguments):
+class RewardModelConfig(StepSize, TrainingArguments, ResumeArguments):
     """transformers' `TrainingArguments` plus what the reward-model stage needs.
 
     Args:
@@ -81,6 +82,8 @@ class RewardModelConfig(TrainingArguments, ResumeArguments):
             tokenizer's truncation side. The rewards read up to the model's maximum by default
             (R1 scores the whole response); give them a `max_length` to cut there too.
         auto_resume (`bool`, defaults to `True`): resume from the last complete checkpoint.
+        sequences_per_step (`int`, *optional*): rows per optimizer step, every process together;
+            `gradient_accumulation_steps` is derived from the launch's size ([`StepSize`]).
     """
 
     max_length: int = field(default=2048, metadata={"help": "Tokens read per row, prompt included (the rest is cut)."})

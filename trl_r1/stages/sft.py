@@ -25,6 +25,7 @@ from ..models import hub_id, model_init_kwargs, resolve_model, truncate_layers
 from ..train.callbacks import MetricsFileCallback
 from ..train.checkpoints import ResumeArguments, on_main_process, train_and_save
 from ..train.hub import defer_push, publish
+from ..train.launch import StepSize
 
 STUDENT_DIR = "student-init"  # under output_dir: the truncated student, before training
 ADAPTER_DIR = "adapter"  # under output_dir, with use_peft: the trained LoRA adapter
@@ -74,7 +75,7 @@ class SFTScriptArguments(ScriptArguments):
 
 
 @dataclass
-class R1SFTConfig(SFTConfig, ResumeArguments):
+class R1SFTConfig(StepSize, SFTConfig, ResumeArguments):
     r"""
     [`trl.SFTConfig`] plus what R1's SFT stages need. Sequence length and packing are TRL's own
     `max_length` and `packing`; TRL's `eos_token`, unset, becomes the token the chat template ends
@@ -88,6 +89,10 @@ class R1SFTConfig(SFTConfig, ResumeArguments):
             A decaying learning rate, as in the paper.
         auto_resume (`bool`, defaults to `True`):
             Resume from the last complete checkpoint ([`ResumeArguments`]).
+        sequences_per_step (`int`, *optional*):
+            Sequences per optimizer step, every process together: `gradient_accumulation_steps` is
+            derived from the launch's process count ([`StepSize`]), so more GPUs or nodes train
+            the same experiment faster. Leave `gradient_accumulation_steps` unset with it.
         rope_theta (`float`, *optional*):
             Long context: the RoPE base frequency the model is loaded (and saved) with, e.g.
             300000 for 32k tokens (Open-R1). Replaces `rope_theta` in the model config's

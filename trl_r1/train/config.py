@@ -15,6 +15,8 @@ from trl import GRPOConfig, ScriptArguments
 from ..data.templates import PromptArguments
 from ..generation.reflection import REFLECTION_WORDS
 from .checkpoints import ResumeArguments
+from .console import ConsoleArguments
+from .launch import derive_accumulation
 
 TASK_COLUMN = "task"  # the dataset column a reward's `tasks` are read from
 
@@ -159,7 +161,7 @@ class R1ScriptArguments(ScriptArguments):
 
 
 @dataclass
-class R1GRPOConfig(GRPOConfig, PromptArguments, ResumeArguments):
+class R1GRPOConfig(GRPOConfig, PromptArguments, ResumeArguments, ConsoleArguments):
     r"""
     [`trl.GRPOConfig`] plus what DeepSeek-R1 recipes need.
 
@@ -196,8 +198,22 @@ class R1GRPOConfig(GRPOConfig, PromptArguments, ResumeArguments):
             `redraws`). Each redraw costs a generation; it spares a step that would move nothing.
         auto_resume (`bool`, defaults to `True`):
             Resume from the last complete checkpoint ([`ResumeArguments`]).
+        console_metrics (`str`, defaults to `"compact"`):
+            One line per logged step on the console, or `full`: every metric, as TRL prints them
+            ([`ConsoleArguments`]). `metrics.jsonl` and the trackers get every metric either way.
+        questions_per_step (`int`, *optional*):
+            Questions per optimizer step, every process together (the paper's unit: R1-Zero takes
+            32, each with `num_generations` completions). `gradient_accumulation_steps` is derived
+            from the launch's process count (`trl_r1.train.launch`), so that more GPUs or nodes
+            train the same experiment faster; a count that cannot give it exactly is refused.
+            Leave `gradient_accumulation_steps` unset with it.
     """
 
+    questions_per_step: int | None = field(
+        default=None,
+        metadata={"help": "Questions per optimizer step, all processes together: gradient_accumulation_steps is "
+                          "derived from the launch's process count."},
+    )
     rewards: list[str] = field(
         default_factory=lambda: ["accuracy", "format"],
         metadata={"help": "Rewards by registry name, or mappings {name, weight, kwargs, start_step, end_step, tasks}."},
@@ -227,6 +243,7 @@ class R1GRPOConfig(GRPOConfig, PromptArguments, ResumeArguments):
         if not self.reward_specs:
             raise ValueError("rewards: a GRPO recipe needs at least one reward")
         self.check_prompt_arguments()
+        self.check_console_arguments()
         weights = [spec.weight for spec in self.reward_specs]
         if self.reward_weights is not None and any(w != 1.0 for w in weights):
             raise ValueError("reward_weights: set weights either per reward in `rewards` or in `reward_weights`, not both")
@@ -234,4 +251,8 @@ class R1GRPOConfig(GRPOConfig, PromptArguments, ResumeArguments):
             self.reward_weights = weights
         if self.dynamic_sampling_redraws < 0:
             raise ValueError(f"dynamic_sampling_redraws: {self.dynamic_sampling_redraws} is negative; 0 turns redrawing off")
+        if self.questions_per_step is not None:
+            derive_accumulation(self, self.questions_per_step * self.num_generations,
+                                f"completions ({self.questions_per_step} questions x {self.num_generations})",
+                                "questions_per_step")
         super().__post_init__()
