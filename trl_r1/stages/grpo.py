@@ -3,13 +3,14 @@ followed by a held-out evaluation of the starting and the trained model (``eval_
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from trl import ModelConfig, get_peft_config
-from trl_r1_rewards import check_options
+from trl_r1_rewards import check_options, reward_factory
 
 from ..data.builtin import check_dataset_name
 from ..data.loading import (
@@ -78,6 +79,7 @@ def validate(script_args: GRPOScriptArguments, args: R1GRPOConfig, model_args: M
             check_options(spec.name, spec.kwargs)
         except (KeyError, TypeError) as e:
             raise ValueError(f"rewards: {e}") from None
+    with_the_length_limit(args)
     names = [spec.name for spec in args.reward_specs]
     if args.group_filter_reward is not None and args.group_filter_reward not in names:
         raise ValueError(f"group_filter_reward: {args.group_filter_reward!r} is not one of this recipe's rewards "
@@ -93,6 +95,25 @@ def validate(script_args: GRPOScriptArguments, args: R1GRPOConfig, model_args: M
             f"to max_completion_length + the longest prompt (e.g. {args.max_completion_length + 2048})")
     if script_args.eval_recipe:
         final_evaluations(script_args, args, model_args)
+
+
+LENGTH_OPTION = "max_completion_length"
+
+
+def with_the_length_limit(args: R1GRPOConfig) -> None:
+    """A reward option named ``max_completion_length`` (``overlong``'s) is the recipe's: filled in
+    where the recipe leaves it out, so that it follows the limit when a run changes it (on the
+    command line, in a rehearsal), and refused where the recipe sets another value. The recipe's
+    own mapping is left as written."""
+    for spec in args.reward_specs:
+        if LENGTH_OPTION not in inspect.signature(reward_factory(spec.name)).parameters:
+            continue
+        spec.kwargs = {**spec.kwargs, LENGTH_OPTION: spec.kwargs.get(LENGTH_OPTION, args.max_completion_length)}
+        value = spec.kwargs[LENGTH_OPTION]
+        if value != args.max_completion_length:
+            raise ValueError(f"rewards: {spec.name}'s {LENGTH_OPTION} is {value} tokens but the recipe's "
+                             f"max_completion_length is {args.max_completion_length}: leave the option out (it "
+                             "follows the recipe's) or make the two equal")
 
 
 def final_evaluations(script_args: GRPOScriptArguments, args: R1GRPOConfig, model_args: ModelConfig) -> dict:
