@@ -22,6 +22,7 @@ from ..generation.reflection import (
     reflection_counts,
 )
 from .config import TASK_COLUMN, RewardSpec
+from .console import use_console
 
 logger = logging.getLogger(__name__)
 _VLLM_MULTIPROCESSING = "VLLM_ENABLE_V1_MULTIPROCESSING"
@@ -159,6 +160,7 @@ class R1GRPOTrainer(GRPOTrainer):
         if getattr(self.args, "drop_zero_advantage_batches", False) and not self._zero_advantages_mean_zero_gradient():
             logger.warning("drop_zero_advantage_batches applies in one process with beta 0, no entropy bonus and no "
                            "MoE aux loss; here every batch steps the optimizer, as TRL's does.")
+        use_console(self)  # one line per logged step (`console_metrics`)
 
     def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):
         rewards_per_func = super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
