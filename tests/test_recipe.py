@@ -35,24 +35,31 @@ FROM_EARLIER_STAGE = {"r1/stage3_sft.yaml", "tiny/r1/sft.yaml", "tiny/r1/distill
                       "eval/livecodebench.yaml"}  # convert-lcb writes its data
 
 
-def gpu_install_extras() -> set[str]:
-    """The extras of the README's GPU install line (`pip install -e rewards -e ".[...]"`)."""
-    import re
+def gpu_install_packages() -> set[str]:
+    """The packages the GPU install (`pip install -e rewards -e ".[dev,gpu]"`) adds: pyproject's
+    `gpu` extra, its references to this project's other extras (`trl-r1[vllm,...]`) followed."""
+    import tomllib
 
-    (line,) = re.findall(r'On a GPU machine.*?pip install -e rewards -e "\.\[([a-z,]+)\]"', (REPO / "README.md").read_text(),
-                         flags=re.S)
-    return set(line.split(","))
+    from packaging.requirements import Requirement
+
+    extras = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+
+    def packages(extra: str) -> set[str]:
+        found = set()
+        for req in map(Requirement, extras[extra]):
+            found |= set().union(*map(packages, req.extras)) if req.name == "trl-r1" else {req.name}
+        return found
+
+    return packages("gpu")
 
 
 @pytest.fixture
 def gpu_install(monkeypatch):
-    """Trackers as the README's GPU install line leaves them: those its extras install count as
-    installed (none of them is installed here)."""
-    import tomllib
+    """Trackers as the GPU install (pyproject's `gpu` extra) leaves them: those it installs count
+    as installed (none of them is installed here)."""
     import transformers.integrations.integration_utils as integrations
 
-    extras = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]
-    packages = {req.split(">")[0].split("=")[0].split("[")[0].strip() for e in gpu_install_extras() for req in extras[e]}
+    packages = gpu_install_packages()
     installed = set(integrations.get_available_reporting_integrations())
     monkeypatch.setattr(integrations, "get_available_reporting_integrations",
                         lambda: sorted(installed | (packages & set(integrations.INTEGRATION_TO_CALLBACK))))
@@ -72,8 +79,8 @@ def test_every_shipped_recipe_validates_after_the_gpu_install_line(path, gpu_ins
 
 
 def test_the_gpu_install_line_installs_every_tracker_a_recipe_reports_to(gpu_install):
-    """The README's GPU install line, pyproject's extras and the recipes agree (the GPU recipes
-    reported to wandb, which that line did not install)."""
+    """pyproject's `gpu` extra and the recipes agree (the GPU recipes reported to wandb, which the
+    GPU install did not install)."""
     for path in ALL_RECIPES:
         trackers = yaml.safe_load(path.read_text()).get("report_to") or []
         trackers = [trackers] if isinstance(trackers, str) else trackers
