@@ -38,7 +38,8 @@ def relative_links(page: Path) -> list[str]:
 
 def test_every_docs_page_is_linked_from_the_readme():
     linked = {(README.parent / t.split("#")[0]).resolve() for t in relative_links(README) if t.split("#")[0]}
-    assert DOCS and not [p.name for p in DOCS if p.resolve() not in linked]
+    unlinked = [p.name for p in DOCS if p.resolve() not in linked]
+    assert DOCS and not unlinked, f"docs pages the README does not link to: {unlinked}"
 
 
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(REPO)))
