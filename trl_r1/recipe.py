@@ -10,6 +10,7 @@ or dataset is touched.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import difflib
 import enum
@@ -23,6 +24,7 @@ import yaml
 from trl import TrlParser
 
 from .stages import Stage, get_stage
+from .train.launch import at_launch_size, launch_size_known
 
 
 class RecipeError(ValueError):
@@ -89,13 +91,16 @@ def _load_recipe(path, overrides, values, check_only) -> Recipe:
     except KeyError as e:
         raise RecipeError(f"{where}: {e.args[0]}") from None
     hardware = values.pop("hardware", None)
+    launch = contextlib.nullcontext()
     if hardware is not None:
         from .plan.hardware import from_recipe
 
         try:
-            from_recipe(hardware, path)
+            planned = from_recipe(hardware, path)
         except ValueError as e:
             raise RecipeError(f"{where}: {e}") from None
+        if check_only and not launch_size_known():  # checked for its GPUs: at their process count
+            launch = at_launch_size(planned.gpus)
 
     prepare = getattr(stage.module, "prepare", None)  # a stage may resolve paths against its file
     if prepare is not None:
@@ -116,7 +121,8 @@ def _load_recipe(path, overrides, values, check_only) -> Recipe:
     parser = TrlParser(stage.arguments)
     parser.set_defaults_with_config(**parsed)  # YAML values become defaults; the command line overrides them
     try:
-        configs = parser.parse_args_into_dataclasses(args=overrides, return_remaining_strings=True)
+        with launch:
+            configs = parser.parse_args_into_dataclasses(args=overrides, return_remaining_strings=True)
     except (ValueError, TypeError) as e:
         raise RecipeError(f"{where}: {e}") from e
     *configs, remaining = configs

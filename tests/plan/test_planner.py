@@ -40,15 +40,14 @@ def test_the_rl_recipes_keep_the_papers_512_completions_and_32_questions_per_ste
 
 
 def test_zero_yaml_as_it_was_64_per_device_at_32k_does_not_fit_and_the_fix_keeps_512_completions():
-    (plan,) = plan_recipe(REPO / "recipes/zero.yaml",
-                          ["--per_device_train_batch_size", "64", "--gradient_accumulation_steps", "1"])
+    (plan,) = plan_recipe(REPO / "recipes/zero.yaml", ["--per_device_train_batch_size", "64"])
     assert not plan.fits and plan.peak > 10 * plan.budget
-    batch, accumulation = map(int, re.match(r"per_device_train_batch_size: (\d+) and gradient_accumulation_steps: (\d+)",
+    # the recipe states 32 questions a step: the fix is a micro-batch, the accumulation follows
+    batch, accumulation = map(int, re.match(r"per_device_train_batch_size: (\d+) \(gradient accumulation (\d+), derived\)",
                                             plan.fix).groups())
     assert batch * accumulation == 64  # per GPU and step: 8 GPUs x 64 = 512 completions
-    (fixed,) = plan_recipe(REPO / "recipes/zero.yaml", ["--per_device_train_batch_size", str(batch),
-                                                        "--gradient_accumulation_steps", str(accumulation)])
-    assert fixed.fits
+    (fixed,) = plan_recipe(REPO / "recipes/zero.yaml", ["--per_device_train_batch_size", str(batch)])
+    assert fixed.fits and fixed.per_step["completions"] == "512"
 
 
 def test_a_stage_recipe_starting_from_another_recipes_output_is_planned_as_that_base_model():

@@ -84,3 +84,17 @@ def test_the_final_evaluation_of_a_grpo_recipe_is_rehearsed_at_the_same_scale(tm
     for kept in ("stage", "scorer", "chat_examples", "system_prompt", "temperature", "backend"):
         assert evaluation[kept] == original[kept], kept
     assert ("zero.yaml eval_recipe", "max_questions", 100, 4) in {note[:4] for note in plan["notes"]}
+
+
+def test_a_recipe_stating_its_steps_size_is_scaled_to_one_micro_batch_per_rehearsal_process(tmp_path):
+    from trl_r1.recipe import load_recipe
+    from trl_r1.train.launch import at_launch_size
+
+    values = yaml.safe_load((REPO / "recipes/zero.yaml").read_text())
+    new, _ = scale("grpo", values, tmp_path, "zero", processes=2)
+    assert new["questions_per_step"] * new["num_generations"] == new["per_device_train_batch_size"] * 2
+    new.pop("hardware", None)
+    new.update(report_to=[], use_vllm=False)
+    with at_launch_size(2):  # as in each of the rehearsal's two processes
+        args = load_recipe(None, values=new, check_only=True).configs[1]
+    assert args.gradient_accumulation_steps == 1

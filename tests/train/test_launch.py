@@ -13,8 +13,13 @@ ZERO = REPO / "recipes" / "zero.yaml"
 
 @pytest.mark.parametrize(("processes", "accumulation"), [(8, 64), (16, 32), (32, 16)])
 def test_questions_per_step_derives_accumulation_from_the_launchs_processes(processes, accumulation, monkeypatch):
+    from trl_r1.train.launch import launch_processes
+
     monkeypatch.setenv("WORLD_SIZE", str(processes))  # what `accelerate launch` sets in every process
-    args = load_recipe(ZERO, ["--report_to", "none"], check_only=True).configs[1]
+    assert launch_processes() == processes
+    monkeypatch.delenv("WORLD_SIZE")  # (a process group is not started here: the size is given instead)
+    with at_launch_size(processes):
+        args = load_recipe(ZERO, ["--report_to", "none"], check_only=True).configs[1]
     assert args.gradient_accumulation_steps == accumulation
     assert args.per_device_train_batch_size * accumulation * processes == 32 * args.num_generations
 
@@ -26,9 +31,8 @@ def test_sequences_per_step_does_the_same_for_sft_and_a_size_given_by_check_or_p
     assert args.gradient_accumulation_steps == 8 and args.launch_processes == 16
 
 
-def test_a_launch_size_that_cannot_split_the_step_is_refused_with_the_sizes_that_can(monkeypatch):
-    monkeypatch.setenv("WORLD_SIZE", "24")
-    with pytest.raises(RecipeError, match=r"32 questions x 16\) per step cannot be split over 24 processes.*"
+def test_a_launch_size_that_cannot_split_the_step_is_refused_with_the_sizes_that_can():
+    with at_launch_size(24), pytest.raises(RecipeError, match=r"32 questions x 16\) per step cannot be split over 24 processes.*"
                                           r"launch on one of 1, 2, 4, 8, 16, 32"):
         load_recipe(ZERO, ["--report_to", "none"], check_only=True)
 

@@ -117,9 +117,19 @@ def prepare(options: dict, workdir: Path) -> dict:
     recipes.mkdir(parents=True, exist_ok=True)
     servers = []
 
+    # The launch first: a recipe that states its step's size is scaled to the processes it runs on.
+    config_path, hardware = options["config_file"], values.get("hardware") or {}
+    if config_path is None and isinstance(hardware, dict) and hardware.get("accelerate_config"):
+        config_path = str(recipe_path.parent / hardware["accelerate_config"])  # as `plan` reads it
+    if config_path is None and (match := _CONFIG_IN_COMMENT.search(recipe_path.read_text())):
+        config_path = match.group(1)
+    source = _find(config_path, recipe_path) if config_path else None
+    config, processes = accelerate_config(source, int(options["processes"]) if options["processes"] else None, notes)
+
     def scaled(kind: str, values: dict, name: str, where: str, overrides: bool = False) -> dict:
         fields = stage_fields(kind)
-        new, changes = scale(kind, values, workdir, name, overrides=overrides, steps=int(options["steps"] or STEPS))
+        new, changes = scale(kind, values, workdir, name, overrides=overrides, steps=int(options["steps"] or STEPS),
+                             processes=processes)
         notes.extend((where, *change) for change in changes)
         for key, value in options["overrides"].items():  # the command line wins over the scaling
             if key in fields and new.get(key) != value and (key in values or not overrides):
@@ -181,13 +191,6 @@ def prepare(options: dict, workdir: Path) -> dict:
         target = recipes / recipe_path.name
         target.write_text(yaml.safe_dump(scaled(kind, values, recipe_path.stem, recipe_path.name), sort_keys=False))
 
-    config_path, hardware = options["config_file"], values.get("hardware") or {}
-    if config_path is None and isinstance(hardware, dict) and hardware.get("accelerate_config"):
-        config_path = str(recipe_path.parent / hardware["accelerate_config"])  # as `plan` reads it
-    if config_path is None and (match := _CONFIG_IN_COMMENT.search(recipe_path.read_text())):
-        config_path = match.group(1)
-    source = _find(config_path, recipe_path) if config_path else None
-    config, processes = accelerate_config(source, int(options["processes"]) if options["processes"] else None, notes)
     accelerate = None
     if config is not None:
         accelerate = workdir / "accelerate.yaml"

@@ -52,10 +52,10 @@ def _is_reference(value) -> bool:
 
 
 def scale(kind: str, values: dict[str, Any], workdir: Path, name: str, overrides: bool = False,
-          steps: int = STEPS) -> tuple[dict, list]:
+          steps: int = STEPS, processes: int = 1) -> tuple[dict, list]:
     """The rehearsal's version of a stage's recipe values (or of a pipeline entry's
     ``overrides``, with ``overrides=True``: only the fields they set), and notes of what changed;
-    training stages run ``steps`` optimizer steps."""
+    training stages run ``steps`` optimizer steps on ``processes`` processes."""
     values, notes = dict(values), []
     old_steps = values.get("max_steps")
     fields = stage_fields(kind)
@@ -71,6 +71,12 @@ def scale(kind: str, values: dict[str, Any], workdir: Path, name: str, overrides
             if key == "ref_model_sync_steps" and not values.get("sync_ref_model"):
                 continue
             change(key, new, "every event at least once" if key in _EVENTS else "")
+    per_device = values.get("per_device_train_batch_size") or 1
+    if "questions_per_step" in values:  # the step's size, stated: one micro-batch per process at this scale
+        change("questions_per_step", max(1, per_device * processes // (values.get("num_generations") or 1)),
+               f"one micro-batch per process of {processes} (accumulation is derived)")
+    if "sequences_per_step" in values:
+        change("sequences_per_step", per_device * processes, f"one micro-batch per process of {processes}")
     if kind in ("grpo", "sft", "reward_model"):
         if values.get("attn_implementation") in _ATTENTION:
             change("attn_implementation", "sdpa", "no flash-attention kernels on CPU")

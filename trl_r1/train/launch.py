@@ -30,6 +30,11 @@ def launch_processes() -> int:
     return int(os.environ.get("WORLD_SIZE", "1"))
 
 
+def launch_size_known() -> bool:
+    """Whether a launch's size is known here (a launch, or :func:`at_launch_size`)."""
+    return _PROCESSES.get() is not None or "WORLD_SIZE" in os.environ
+
+
 @contextlib.contextmanager
 def at_launch_size(processes: int | None) -> Iterator[None]:
     """Build configurations as if launched on ``processes`` processes (None: this launch's)."""
