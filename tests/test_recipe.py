@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import pytest
@@ -69,7 +70,11 @@ def gpu_install(monkeypatch):
 @pytest.mark.parametrize("path", ALL_RECIPES, ids=lambda p: str(p.relative_to(REPO / "recipes")))
 def test_every_shipped_recipe_validates_after_the_gpu_install_line(path, gpu_install):
     name = str(path.relative_to(REPO / "recipes"))
-    recipe = load_recipe(path, check_only=True)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        recipe = load_recipe(path, check_only=True)
+    deprecated = [str(w.message) for w in caught if issubclass(w.category, FutureWarning)]
+    assert not deprecated, f"{name} uses a name transformers or TRL deprecates: {deprecated}"
     assert recipe.stage.name == recipe.values["stage"]
     if name in FROM_EARLIER_STAGE:
         with pytest.raises(ValueError, match="does not exist, and no earlier stage builds it"):

@@ -24,6 +24,7 @@ from trl_r1_rewards import render, response_text, tokenize
 
 from ..data.loading import check_model_and_dataset, load_any
 from ..models import hub_id, resolve_model
+from ..train.activation_checkpointing import ActivationCheckpointing
 from ..train.callbacks import MetricsFileCallback
 from ..train.checkpoints import ResumeArguments, on_main_process, train_and_save
 from ..train.hub import defer_push, publish
@@ -74,7 +75,7 @@ class RewardModelScriptArguments(ScriptArguments):
 
 
 @dataclass
-class RewardModelConfig(StepSize, TrainingArguments, ResumeArguments):
+class RewardModelConfig(ActivationCheckpointing, StepSize, TrainingArguments, ResumeArguments):
     """transformers' `TrainingArguments` plus what the reward-model stage needs.
 
     Args:
@@ -84,7 +85,11 @@ class RewardModelConfig(StepSize, TrainingArguments, ResumeArguments):
         auto_resume (`bool`, defaults to `True`): resume from the last complete checkpoint.
         sequences_per_step (`int`, *optional*): rows per optimizer step, every process together;
             `gradient_accumulation_steps` is derived from the launch's size ([`StepSize`]).
+        activation_checkpointing (`bool`, defaults to `False`): transformers' default, under its
+            new name ([`ActivationCheckpointing`]).
     """
+
+    ACTIVATION_CHECKPOINTING_DEFAULT = False  # transformers' (TRL's configurations turn it on)
 
     max_length: int = field(default=2048, metadata={"help": "Tokens read per row, prompt included (the rest is cut)."})
 

@@ -22,6 +22,7 @@ from ..data.decontaminate import (
 )
 from ..data.loading import check_model_and_dataset, load_split, subsample
 from ..models import hub_id, model_init_kwargs, resolve_model, truncate_layers
+from ..train.activation_checkpointing import ActivationCheckpointing
 from ..train.callbacks import MetricsFileCallback
 from ..train.checkpoints import ResumeArguments, on_main_process, train_and_save
 from ..train.hub import defer_push, publish
@@ -75,7 +76,7 @@ class SFTScriptArguments(ScriptArguments):
 
 
 @dataclass
-class R1SFTConfig(StepSize, SFTConfig, ResumeArguments):
+class R1SFTConfig(ActivationCheckpointing, StepSize, SFTConfig, ResumeArguments):
     r"""
     [`trl.SFTConfig`] plus what R1's SFT stages need. Sequence length and packing are TRL's own
     `max_length` and `packing`; TRL's `eos_token`, unset, becomes the token the chat template ends

@@ -14,6 +14,7 @@ from trl import GRPOConfig, ScriptArguments
 
 from ..data.templates import PromptArguments
 from ..generation.reflection import REFLECTION_WORDS
+from .activation_checkpointing import ActivationCheckpointing
 from .checkpoints import ResumeArguments
 from .console import ConsoleArguments
 from .launch import derive_accumulation
@@ -161,7 +162,7 @@ class R1ScriptArguments(ScriptArguments):
 
 
 @dataclass
-class R1GRPOConfig(GRPOConfig, PromptArguments, ResumeArguments, ConsoleArguments):
+class R1GRPOConfig(ActivationCheckpointing, GRPOConfig, PromptArguments, ResumeArguments, ConsoleArguments):
     r"""
     [`trl.GRPOConfig`] plus what DeepSeek-R1 recipes need.
 
@@ -189,7 +190,7 @@ class R1GRPOConfig(GRPOConfig, PromptArguments, ResumeArguments, ConsoleArgument
             signal about correctness); `dynamic_sampling_redraws` draws new questions when a whole
             batch is filtered. Measured on the CPU default: without it, early questions the model
             never answers right train the format alone, and well-formatted wrong sums are what it
-            learns (README).
+            learns (docs/experiments.md).
         dynamic_sampling_redraws (`int`, defaults to `0`):
             Up to this many times per step, a generation batch with no learning signal (every
             advantage zero: each group's completions got the same reward, or were filtered by

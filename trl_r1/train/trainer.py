@@ -7,6 +7,7 @@ from __future__ import annotations
 import inspect
 import logging
 import os
+import warnings
 from collections.abc import Callable, Sequence
 
 import datasets
@@ -26,6 +27,10 @@ from .console import use_console
 
 logger = logging.getLogger(__name__)
 _VLLM_MULTIPROCESSING = "VLLM_ENABLE_V1_MULTIPROCESSING"
+# TRL 1.16 reads `model.is_gradient_checkpointing` before every generation (its
+# `unwrap_model_for_generation`, `disable_gradient_checkpointing`), a name transformers 5.2x
+# deprecates: the warning is TRL's to fix, not the user's, so training silences exactly it.
+_TRL_READS_A_DEPRECATED_NAME = r"`is_gradient_checkpointing` is deprecated"
 
 # Reward functions receive `log_metric` from TRL 1.16 on: the reflection metrics ride on it.
 if Version(trl.__version__).release < (1, 16):
@@ -161,6 +166,17 @@ class R1GRPOTrainer(GRPOTrainer):
             logger.warning("drop_zero_advantage_batches applies in one process with beta 0, no entropy bonus and no "
                            "MoE aux loss; here every batch steps the optimizer, as TRL's does.")
         use_console(self)  # one line per logged step (`console_metrics`)
+        if not self.use_vllm and self.generation_config.stop_strings:
+            self._generate_with_tokenizer()
+
+    def _generate_with_tokenizer(self) -> None:
+        """transformers' ``generate`` needs the tokenizer to find stop strings, and TRL 1.16 calls it
+        without one: the model's ``generate`` is given it (on this model object only)."""
+        import functools
+
+        model = self.accelerator.unwrap_model(self.model)
+        tokenizer = getattr(self.processing_class, "tokenizer", self.processing_class)
+        model.generate = functools.partial(model.generate, tokenizer=tokenizer)
 
     def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):
         rewards_per_func = super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
@@ -242,6 +258,11 @@ class R1GRPOTrainer(GRPOTrainer):
                 return sum(p.reshape(-1)[:1].sum() for p in model.parameters() if p.requires_grad) * 0.0
             inputs = self._informative_rows(inputs)
         return super().compute_loss(model, inputs, return_outputs=return_outputs, num_items_in_batch=num_items_in_batch)
+
+    def train(self, *args, **kwargs):
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=_TRL_READS_A_DEPRECATED_NAME, category=FutureWarning)
+            return super().train(*args, **kwargs)
 
     def release_vllm(self) -> None:
         """Shut a colocated vLLM engine down now, keeping torch's default process group.
