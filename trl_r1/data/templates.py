@@ -18,6 +18,10 @@ ZERO_TEMPLATE = (
 )
 
 TEMPLATES = ("zero", "chat")
+# Where a completion under a template is finished: R1-Zero's answer closes with </answer>, and a
+# base model writes on past it (to the length limit, where the strict format then scores 0)
+# unless generation stops there. The stop string is kept in the completion.
+TEMPLATE_STOPS = {"zero": ["</answer>"]}
 # A trained model's folder holds the prompt settings it was trained with, for its evaluation.
 PROMPT_FILE = "prompt.json"
 PROMPT_FIELDS = ("prompt_template", "system_prompt", "chat_examples")

@@ -12,7 +12,7 @@ from typing import Any
 
 from trl import GRPOConfig, ScriptArguments
 
-from ..data.templates import PromptArguments
+from ..data.templates import TEMPLATE_STOPS, PromptArguments
 from ..generation.reflection import REFLECTION_WORDS
 from .activation_checkpointing import ActivationCheckpointing
 from .checkpoints import ResumeArguments
@@ -51,6 +51,24 @@ def bf16_where_the_cpu_has_it(values: dict) -> dict:
               "training in fp32")
         return {**values, "bf16": False}
     return values
+
+
+def with_template_stops(generation_kwargs, template: str, use_vllm: bool, enabled: bool = True) -> dict | None:
+    """``generation_kwargs`` with the template's stop strings (``TEMPLATE_STOPS``) in the
+    generation engine's own terms; the recipe's own entries win.
+
+    >>> with_template_stops(None, "zero", use_vllm=True)
+    {'stop': ['</answer>'], 'include_stop_str_in_output': True}
+    >>> with_template_stops({"stop_strings": []}, "zero", use_vllm=False), with_template_stops(None, "chat", False)
+    ({'stop_strings': []}, None)
+    """
+    stops = TEMPLATE_STOPS.get(template) if enabled else None
+    if not stops:
+        return generation_kwargs
+    if isinstance(generation_kwargs, str):
+        generation_kwargs = json.loads(generation_kwargs)
+    ours = {"stop": list(stops), "include_stop_str_in_output": True} if use_vllm else {"stop_strings": list(stops)}
+    return {**ours, **(generation_kwargs or {})}
 
 
 @dataclass
@@ -202,6 +220,11 @@ class R1GRPOConfig(ActivationCheckpointing, GRPOConfig, PromptArguments, ResumeA
         console_metrics (`str`, defaults to `"compact"`):
             One line per logged step on the console, or `full`: every metric, as TRL prints them
             ([`ConsoleArguments`]). `metrics.jsonl` and the trackers get every metric either way.
+        stop_at_template_end (`bool`, defaults to `True`):
+            Stop each completion where the prompt template's answer closes (`zero`: at `</answer>`,
+            kept in the completion), instead of running on to `max_completion_length`. Applied
+            through `generation_kwargs` (vLLM's `stop`, transformers' `stop_strings`); a
+            `generation_kwargs` entry of the recipe's own wins.
         questions_per_step (`int`, *optional*):
             Questions per optimizer step, every process together (the paper's unit: R1-Zero takes
             32, each with `num_generations` completions). `gradient_accumulation_steps` is derived
@@ -210,6 +233,10 @@ class R1GRPOConfig(ActivationCheckpointing, GRPOConfig, PromptArguments, ResumeA
             Leave `gradient_accumulation_steps` unset with it.
     """
 
+    stop_at_template_end: bool = field(
+        default=True,
+        metadata={"help": "Stop generating where the prompt template's answer closes (`zero`: after </answer>)."},
+    )
     questions_per_step: int | None = field(
         default=None,
         metadata={"help": "Questions per optimizer step, all processes together: gradient_accumulation_steps is "
@@ -252,6 +279,8 @@ class R1GRPOConfig(ActivationCheckpointing, GRPOConfig, PromptArguments, ResumeA
             self.reward_weights = weights
         if self.dynamic_sampling_redraws < 0:
             raise ValueError(f"dynamic_sampling_redraws: {self.dynamic_sampling_redraws} is negative; 0 turns redrawing off")
+        self.generation_kwargs = with_template_stops(self.generation_kwargs, self.prompt_template, self.use_vllm,
+                                                     self.stop_at_template_end)
         if self.questions_per_step is not None:
             derive_accumulation(self, self.questions_per_step * self.num_generations,
                                 f"completions ({self.questions_per_step} questions x {self.num_generations})",
