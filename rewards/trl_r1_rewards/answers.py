@@ -1,7 +1,7 @@
 r"""What a final answer is made of: its parts, whether it is words, and whether it is too costly.
 
 The text-level half of grading, shared by the ``accuracy`` reward and cons@k answer grouping
-(the mathematical half, math-verify, is in :mod:`trl_r1_rewards.accuracy`):
+(the mathematical half, math-verify, is in :mod:`trl_r1_rewards.equivalence`):
 
 - **Parts**: ``1, -2``, ``(2, 2), (6, 2)`` or ``x = 1 \text{ or } x = -2`` are several answers
   to one question; a tuple ``(1, 2)``, an interval ``[1, 3)``, a set ``\{1, 2\}`` or a number

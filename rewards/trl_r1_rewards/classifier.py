@@ -35,7 +35,6 @@ Use them for general rows only, next to rule-based rewards for reasoning rows, w
 
 from __future__ import annotations
 
-import contextlib
 
 import importlib.util
 import json
@@ -45,6 +44,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from .base import Reward
+from .shims import whole_model
 from .text import answer_region, completion_text, last_user_message
 
 EXTRA = "trl-r1-rewards[models]"
@@ -214,7 +214,7 @@ class SequenceClassifierReward(Reward):
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
         tokenizer = AutoTokenizer.from_pretrained(self.model)
-        with _whole_model():
+        with whole_model():  # even under DeepSpeed ZeRO-3 (see shims.py)
             model = AutoModelForSequenceClassification.from_pretrained(self.model, dtype=self.dtype)
         self._check_label(model.config.id2label if model.config.num_labels > 1 else {})
         text_config = model.config.get_text_config()
@@ -367,30 +367,3 @@ class HelpfulnessReward(SequenceClassifierReward):
     def no_response(self, counts: Counter[str]) -> float | None:
         counts["no_summary"] += 1
         return self.no_summary
-
-
-@contextlib.contextmanager
-def _whole_model():
-    """Load the reward model whole, in this process, even inside a DeepSpeed ZeRO-3 run.
-
-    While a trainer's ZeRO-3 configuration is alive, transformers' ``from_pretrained`` partitions a
-    new model across all processes, a collective every process must join. A reward loads its model
-    where its rows are (a reward routed to some tasks: on some processes only) and runs it alone:
-    a 2-process rehearsal of R1's stage 4 hung at the first step of the safety reward's window.
-    (transformers keeps that configuration in a module global; there is no public switch.)
-    """
-    try:
-        from transformers.integrations import deepspeed
-    except ImportError:
-        yield
-        return
-    ref = getattr(deepspeed, "_hf_deepspeed_config_weak_ref", None)
-    config = ref() if ref is not None else None
-    if config is None:
-        yield
-        return
-    deepspeed.unset_hf_deepspeed_config()
-    try:
-        yield
-    finally:
-        deepspeed.set_hf_deepspeed_config(config)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from .accuracy import answers_match
+from .equivalence import answers_match
 from .parallel import Failure, default_num_workers, shared_pool
 
 logger = logging.getLogger(__name__)
@@ -27,7 +27,7 @@ def _same(a: str, b: str) -> bool:
 
 def equivalence_groups(answers: Sequence[str | None]) -> list[int | None]:
     r"""A group id per answer, in order of first appearance: equal ids for equivalent answers
-    (:func:`~trl_r1_rewards.accuracy.answers_match`); ``None`` for no answer (it does not vote).
+    (:func:`~trl_r1_rewards.equivalence.answers_match`); ``None`` for no answer (it does not vote).
 
     >>> equivalence_groups([r"\frac{1}{2}", "0.5", "2", None, "1/2", "-2, 1", "1, -2", "Alice", "ecilA"])
     [0, 0, 1, None, 0, 2, 2, 3, 4]

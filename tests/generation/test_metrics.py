@@ -1,4 +1,4 @@
-"""pass@k and cons@k against values computed by hand (answer grouping: tests/rewards/test_voting.py)."""
+"""pass@k and cons@k against values computed by hand (answer grouping: rewards/tests/test_voting.py)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Stand-ins for ``accuracy.score_answer`` that misbehave on cue, for the worker-pool tests.
+"""Stand-ins for ``accuracy.score_answer`` that misbehave on cue, for the worker-pool tests, and
+what latex2sympy makes of a string, for the parsing tests (here and in tests/bench).
 
 A module of its own with light imports: workers unpickle these functions by importing it,
 inside an item's deadline.
@@ -41,3 +42,13 @@ def sleep_and_report(args: tuple[str, float]) -> int:
     Path(path).write_text(str(os.getpid()))
     time.sleep(seconds)
     return os.getpid()
+
+
+def latex2sympy_outcome(latex: str) -> tuple[str, str]:
+    """What latex2sympy makes of ``latex``: ``("ok", the expression)`` or ``("error", the message)``."""
+    from latex2sympy2_extended.latex2sympy2 import latex2sympy
+
+    try:
+        return "ok", str(latex2sympy(latex))
+    except Exception as error:  # noqa: BLE001
+        return "error", str(error)

@@ -1,11 +1,13 @@
 r"""accuracy: right where TRL's accuracy_reward is wrong, never raises, bounded in time."""
 
+import threading
 import time
 
 import pytest
 import scoring_helpers
 from trl.rewards import accuracy_reward
 from trl_r1_rewards import accuracy as accuracy_module
+from trl_r1_rewards import extraction, shims
 from trl_r1_rewards import load_reward
 from trl_r1_rewards.accuracy import AccuracyReward
 from trl_r1_rewards.parallel import shared_pool
@@ -243,7 +245,7 @@ def test_identical_answer_shortcut_agrees_with_math_verify():
     for gold in [r"\sqrt{3}", r"(1,2)", r"\{1,2\}", r"x^2+1", r"\frac{\pi}{3}", r"\text{Monday}", "C", r"(-\infty, 3]"]:
         parsed = accuracy_module.parse_gold(gold)
         assert accuracy_module.score_answer((gold, (gold,), True)) == (1.0, None)
-        assert verify(parsed, accuracy_module._parse_expression(gold), timeout_seconds=None)
+        assert verify(parsed, extraction.parse_expression(gold), timeout_seconds=None)
 
 
 class _CountingPool:
@@ -291,41 +293,6 @@ PARSER_CORPUS = [
     r"\infty", r"\emptyset", r"\pm 3", r"2^{10}", r"0.75", r"-12", r"\left(1,2\right)", r"\overline{AB}",
     r"\angle ABC", r"f(x)=x^2", r"\{(1,2),(3,4)\}", r"((1,2),3)", r"x^2+", r"\frac{1}{", r"(1,2", r"}{", "",
 ]
-
-
-def _latex2sympy_outcome(latex):
-    from latex2sympy2_extended.latex2sympy2 import latex2sympy
-
-    try:
-        return "ok", str(latex2sympy(latex))
-    except Exception as error:  # noqa: BLE001
-        return "error", str(error)
-
-
-def test_two_stage_parsing_is_installed_and_scoped():
-    from antlr4.atn.PredictionMode import PredictionMode
-    from latex2sympy2_extended.latex2sympy2 import _Latex2Sympy
-
-    assert accuracy_module.TWO_STAGE_PARSING
-    assert _Latex2Sympy().create_parser("1")._interp.predictionMode == PredictionMode.LL  # TRL's calls: as ever
-    with accuracy_module.fast_parsing():
-        assert _Latex2Sympy().create_parser("1")._interp.predictionMode == PredictionMode.SLL
-
-
-def test_two_stage_parsing_gives_the_same_parses():
-    import sys
-
-    sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[2] / "bench"))
-    from bench_rewards import gold_family, realistic_family
-
-    corpus = list(PARSER_CORPUS) + [x for pair in DATASET_GOLDS for x in pair]
-    for n, k in [(10, 0), (23, 5)]:
-        corpus += [x for kind in range(11) for x in gold_family(kind, n, k)]
-        corpus += [x for kind in range(19, 32) for x in realistic_family(kind, n, k)]
-    for latex in corpus:
-        expected = _latex2sympy_outcome(latex)
-        with accuracy_module.fast_parsing():
-            assert _latex2sympy_outcome(latex) == expected, latex
 
 
 # --- multi-part and prose golds: what a careful grader accepts ----------------------------
@@ -470,3 +437,51 @@ def test_a_worker_killed_mid_batch_costs_its_item_only_and_the_next_call_is_as_f
     assert reward(["q"] * 8, completions, solution=golds) == [1.0] * 8
     after = time.monotonic() - start
     assert after < 3 * before + 0.5, (before, after)  # a worker still starting would cost ~1-3 s here
+
+
+# --- two-stage parsing (shims.py): our calls only, undone after, same parses ---------------
+
+
+def test_two_stage_parsing_applies_to_our_calls_only_and_is_undone_after():
+    from antlr4.atn.PredictionMode import PredictionMode
+    from latex2sympy2_extended.latex2sympy2 import _Latex2Sympy
+
+    assert shims.two_stage_parsing_applies() is None  # the installed versions are the written-for ones
+    original = _Latex2Sympy.create_parser
+    assert _Latex2Sympy().create_parser("1")._interp.predictionMode == PredictionMode.LL  # TRL's calls: as ever
+    with shims.math_verify_call():
+        assert _Latex2Sympy().create_parser("1")._interp.predictionMode == PredictionMode.SLL
+        elsewhere = []  # another thread's parser, made while our call runs: latex2sympy's own
+        thread = threading.Thread(target=lambda: elsewhere.append(_Latex2Sympy().create_parser("1")._interp.predictionMode))
+        thread.start()
+        thread.join()
+        assert elsewhere == [PredictionMode.LL]
+    assert _Latex2Sympy.create_parser is original
+    assert "two_stage_parsing" in shims.APPLIED
+
+
+def test_two_stage_parsing_off_outside_the_written_for_version_warns_and_parses_as_latex2sympy(monkeypatch):
+    from latex2sympy2_extended.latex2sympy2 import _Latex2Sympy
+
+    monkeypatch.setattr(shims, "WRITTEN_FOR", {**shims.WRITTEN_FOR, "latex2sympy2_extended": "0.9.0"})
+    monkeypatch.setattr(shims, "APPLIED", set())
+    shims.two_stage_parsing_applies.cache_clear()
+    try:
+        with pytest.warns(RuntimeWarning, match=r"written for latex2sympy2_extended 0\.9\.0, found 1\.11"):
+            reward = AccuracyReward(num_workers=0)
+        original = _Latex2Sympy.create_parser
+        with shims.math_verify_call():
+            assert _Latex2Sympy.create_parser is original
+        completions = [r"</think> \boxed{\sqrt{12}}", r"</think> \boxed{(2, 1)}"]
+        assert reward(["q"] * 2, completions, solution=[r"2\sqrt3", "(1,2)"]) == [1.0, 0.0]
+    finally:
+        shims.two_stage_parsing_applies.cache_clear()
+
+
+def test_two_stage_parsing_gives_the_same_parses():
+    corpus = list(PARSER_CORPUS) + [x for pair in DATASET_GOLDS for x in pair]
+    corpus += [x for gold, answer, _ in GRADED for x in (gold, answer)]
+    for latex in corpus:
+        expected = scoring_helpers.latex2sympy_outcome(latex)
+        with shims.math_verify_call():
+            assert scoring_helpers.latex2sympy_outcome(latex) == expected, latex

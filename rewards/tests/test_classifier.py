@@ -147,7 +147,7 @@ def test_truncation_is_counted(tiny_classifier):
 def test_safety_reads_a_response_longer_than_2048_tokens_whole(tmp_path):
     """R1 judges the whole response, up to 32k tokens; the reward cut at 2,048 tokens by default.
     By default it now reads as much as the model does (here a classifier declaring 4,096)."""
-    from helpers import build_tiny_classifier
+    from tiny_models import build_tiny_classifier
     from trl_r1_rewards.classifier import model_max_length
 
     path = build_tiny_classifier(tmp_path / "long", max_position_embeddings=4096)
@@ -186,3 +186,42 @@ def test_pickles_without_the_model(tiny_classifier):
     before = reward([QUESTION], ["19"])
     copy = pickle.loads(pickle.dumps(reward))
     assert copy._model is None and copy([QUESTION], ["19"]) == pytest.approx(before)
+
+
+class _Zero3Config:
+    """Stands in for transformers' HfDeepSpeedConfig of a ZeRO-3 run (what a trainer registers)."""
+
+    def is_zero3(self) -> bool:
+        return True
+
+
+def test_a_reward_model_loads_whole_under_zero3_and_the_configuration_is_put_back():
+    from transformers.integrations import deepspeed
+    from trl_r1_rewards.shims import whole_model
+
+    config = _Zero3Config()
+    deepspeed.set_hf_deepspeed_config(config)
+    try:
+        with whole_model():
+            assert not deepspeed.is_deepspeed_zero3_enabled()  # from_pretrained loads the model whole
+        assert deepspeed.is_deepspeed_zero3_enabled() and deepspeed._hf_deepspeed_config_weak_ref() is config
+    finally:
+        deepspeed.unset_hf_deepspeed_config()
+
+
+def test_loading_whole_under_zero3_on_another_transformers_fails_naming_the_version(monkeypatch):
+    from transformers.integrations import deepspeed
+    from trl_r1_rewards import shims
+
+    monkeypatch.setattr(shims, "WRITTEN_FOR", {**shims.WRITTEN_FOR, "transformers": "4"})
+    with shims.whole_model():  # without ZeRO-3, no private reach: any transformers
+        pass
+    config = _Zero3Config()
+    deepspeed.set_hf_deepspeed_config(config)
+    try:
+        with pytest.raises(RuntimeError, match=r"written for transformers 4\.x; found transformers 5\."):
+            with shims.whole_model():
+                pass
+        assert deepspeed._hf_deepspeed_config_weak_ref() is config  # left as it was
+    finally:
+        deepspeed.unset_hf_deepspeed_config()
