@@ -99,3 +99,52 @@ class PromptArguments:
                 setattr(self, key, value)
         self.check_prompt_arguments()
         return path
+
+
+THINK_OPEN = "<think>"
+PREFILL_OPTION = "think_prefilled"  # the reward option that says completions start inside <think>
+
+
+def opens_think(tokenizer) -> bool:
+    """Whether the tokenizer's chat template opens ``<think>`` in the generation prompt itself
+    (DeepSeek-R1-Distill's and Qwen3's end with ``<think>\n``): completions then begin inside
+    the reasoning, with no opening tag of their own."""
+    if not getattr(tokenizer, "chat_template", None):
+        return False
+    try:
+        text = tokenizer.apply_chat_template([{"role": "user", "content": "1 + 1?"}], add_generation_prompt=True,
+                                             tokenize=False)
+    except Exception:  # a template that needs more than a user turn: it cannot be told, so no
+        return False
+    return isinstance(text, str) and text.rstrip().endswith(THINK_OPEN)
+
+
+def think_prefilled_by(model: str, template: str) -> bool:
+    """Whether prompts built with ``template`` for ``model`` (a local folder or Hub id) end inside
+    an opened ``<think>`` (only the ``chat`` template uses the model's chat template)."""
+    if template != "chat":
+        return False
+    from transformers import AutoTokenizer
+
+    return opens_think(AutoTokenizer.from_pretrained(model))
+
+
+def with_prefill(name: str, options: dict, prefilled: bool) -> dict:
+    """A reward's options with ``think_prefilled: true`` when the prompt opened ``<think>`` and
+    the reward takes that option (ours: ``format``; a plugin's, if it declares one), unless the
+    recipe set it.
+
+    >>> with_prefill("format", {"template": "r1"}, True), with_prefill("accuracy", {}, True)
+    ({'template': 'r1', 'think_prefilled': True}, {})
+    """
+    from trl_r1_rewards import reward_factory
+    from trl_r1_rewards.registry import accepted_parameters
+
+    if not prefilled or PREFILL_OPTION in options:
+        return options
+    try:
+        takes = PREFILL_OPTION in accepted_parameters(reward_factory(name))
+    except KeyError:  # an unknown name fails where the reward loads, with the names that exist
+        return options
+    return {**options, PREFILL_OPTION: True} if takes else options
+

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from trl_r1_rewards import check_options, gold_option, load_reward, reward_factory
 
+from ..data.templates import with_prefill
+
 
 def scorer_options(scorer: str, scorer_kwargs: dict, answer_column: str) -> dict:
     """The scorer's options, with the gold column under the option the scorer names for it
@@ -43,6 +45,8 @@ def check_scorer(scorer: str, scorer_kwargs: dict, answer_column: str) -> None:
         raise ValueError(f"scorer: {e}") from None
 
 
-def load_scorer(scorer: str, scorer_kwargs: dict, answer_column: str):
-    """The scorer reward, ready to call as TRL would."""
-    return load_reward(scorer, **scorer_options(scorer, scorer_kwargs, answer_column))
+def load_scorer(scorer: str, scorer_kwargs: dict, answer_column: str, think_prefilled: bool = False):
+    """The scorer reward, ready to call as TRL would (``think_prefilled``: the prompts end inside an
+    opened ``<think>``, see ``trl_r1.data.templates.with_prefill``)."""
+    return load_reward(scorer, **with_prefill(scorer, scorer_options(scorer, scorer_kwargs, answer_column),
+                                              think_prefilled))

@@ -14,7 +14,7 @@ from pathlib import Path
 from trl_r1_rewards import answer_groups, final_answer
 
 from ..data.loading import load_split
-from ..data.templates import PROMPT_FIELDS, PromptArguments
+from ..data.templates import PROMPT_FIELDS, PromptArguments, think_prefilled_by
 from ..generation.arguments import GenerationArguments
 from ..generation.backends import make_backend
 from ..generation.loop import check_settings, read_samples, sample_questions
@@ -103,7 +103,8 @@ def run(recipe) -> dict:
     if done:
         print(f"Resuming: {len(done)} of {len(questions)} questions already evaluated in {samples_path}")
 
-    scorer = load_scorer(config.scorer, config.scorer_kwargs, config.answer_column)
+    prefilled = think_prefilled_by(resolve_model(config.model_name_or_path), config.prompt_template)
+    scorer = load_scorer(config.scorer, config.scorer_kwargs, config.answer_column, prefilled)
     if todo:
         backend = make_backend(config.backend, resolve_model(config.model_name_or_path), config.dtype,
                                config.max_model_len, config.tensor_parallel_size)

@@ -22,6 +22,7 @@ from ..data.loading import (
     with_prompts,
 )
 from ..generation.metrics import compare_models, comparison_table
+from ..data.templates import think_prefilled_by
 from ..models import hub_id, model_init_kwargs, resolve_model
 from ..train.callbacks import METRICS_FILE, MetricsFileCallback, read_metrics
 from ..train.checkpoints import on_main_process, train_and_save
@@ -147,7 +148,11 @@ def check_tasks(train, specs) -> None:
 def run(recipe) -> dict:
     script_args, args, model_args = recipe.configs
     output_dir = Path(args.output_dir)
-    rewards = build_rewards(args.reward_specs)
+    prefilled = think_prefilled_by(resolve_model(model_args.model_name_or_path), args.prompt_template)
+    if prefilled:
+        print("The chat template opens <think> in the prompt: rewards that take `think_prefilled` score "
+              "completions as starting inside it")
+    rewards = build_rewards(args.reward_specs, think_prefilled=prefilled)
 
     rows = load_split(script_args.dataset_name, script_args.dataset_config, script_args.dataset_train_split,
                       field="dataset_train_split")

@@ -29,6 +29,7 @@ from ..generation.backends import Completion, make_backend
 from ..generation.filters import FILTERS, is_code_task, rejection_reason
 from ..generation.judge import EndpointJudge, LocalJudge
 from ..generation.loop import check_settings, read_samples, sample_questions
+from ..data.templates import think_prefilled_by
 from ..generation.scoring import load_scorer, reads_gold
 from ..models import resolve_model
 from ..train.hub import push_dataset
@@ -191,7 +192,9 @@ def run(recipe) -> dict:
     index, general_pool = mixing_sources(config)
     if todo:
         judge = make_judge(config)  # an unreachable endpoint fails at once
-        scorer = load_scorer(config.scorer, config.scorer_kwargs, config.answer_column) if config.scorer else None
+        prefilled = think_prefilled_by(resolve_model(config.model_name_or_path), config.prompt_template)
+        scorer = (load_scorer(config.scorer, config.scorer_kwargs, config.answer_column, prefilled)
+                  if config.scorer else None)
         language = None
         if config.language_threshold is not None:
             language = load_reward("language_consistency", **config.language_kwargs)

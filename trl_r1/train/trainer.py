@@ -17,6 +17,7 @@ from packaging.version import Version
 from trl import GRPOTrainer
 from trl_r1_rewards import ScheduledReward, completion_text, for_tasks, load_reward
 
+from ..data.templates import with_prefill
 from ..generation.reflection import (
     REFLECTION_WORDS,
     rate_per_1k_words,
@@ -38,13 +39,14 @@ if Version(trl.__version__).release < (1, 16):
                       "pip install 'trl>=1.16,<2'")
 
 
-def build_rewards(specs: Sequence[RewardSpec]) -> list[Callable]:
+def build_rewards(specs: Sequence[RewardSpec], think_prefilled: bool = False) -> list[Callable]:
     """Reward callables for TRL from recipe specs: loaded by name, routed to their tasks' rows,
     then scheduled. The schedule is outermost: outside its window nothing runs, not even the
-    routing; inside it, the routed reward sees only its rows (both give None elsewhere)."""
+    routing; inside it, the routed reward sees only its rows (both give None elsewhere).
+    ``think_prefilled``: the prompts end inside an opened ``<think>`` (``with_prefill``)."""
     rewards = []
     for spec in specs:
-        reward = load_reward(spec.name, **spec.kwargs)
+        reward = load_reward(spec.name, **with_prefill(spec.name, spec.kwargs, think_prefilled))
         if spec.tasks:
             reward = for_tasks(reward, spec.tasks, column=TASK_COLUMN)
         if spec.scheduled:
