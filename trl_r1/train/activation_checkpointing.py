@@ -36,10 +36,12 @@ class ActivationCheckpointing:
     activation_checkpointing: bool | None = field(
         default=None,
         metadata={"help": "Recompute activations in the backward pass instead of keeping them: less memory, "
-                          "~20%% slower (TRL turns it on by default)."},
+                          "~20%% slower (TRL turns it on by default).", "nargs": "?", "const": True},
     )
     gradient_checkpointing: bool | None = field(
-        default=None, metadata={"help": "The old name of `activation_checkpointing` (transformers 5 deprecates it)."}
+        default=None,
+        metadata={"help": "The old name of `activation_checkpointing` (transformers 5 deprecates it).", "nargs": "?",
+                  "const": True},
     )
 
     def __post_init__(self):
