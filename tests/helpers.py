@@ -118,8 +118,13 @@ class RecordingHubApi:
     def __init__(self, token=None):
         self.token = token
 
+    user = "user"  # the token's owner: a bare repo name is created under it, as on the Hub
+
     def create_repo(self, repo_id, **kwargs):
         RecordingHubApi.calls.append(("create_repo", repo_id, kwargs))
+        from huggingface_hub import RepoUrl
+
+        return RepoUrl(f"https://huggingface.co/{repo_id if '/' in repo_id else f'{self.user}/{repo_id}'}")
 
     def upload_folder(self, **kwargs):
         folder = Path(kwargs["folder_path"])

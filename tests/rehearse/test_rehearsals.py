@@ -37,8 +37,9 @@ def test_zero_rehearses_under_zero3_with_vllm_colocated_in_two_processes(tmp_pat
     assert "2 process(es), DEEPSPEED; DeepSpeed ZeRO-3; rollouts: vLLM colocate" in table
     assert "vLLM colocate weight sync" in table  # through the CPU shim
     assert "Reloading weights inplace" in (tmp_path / "rehearsal.log").read_text()  # vLLM's own line
-    assert [json.loads(l)["method"] for l in (tmp_path / "hub.jsonl").read_text().splitlines()] == [
-        "create_repo", "upload_folder"]  # the push, recorded here
+    pushes = [json.loads(l) for l in (tmp_path / "hub.jsonl").read_text().splitlines()]
+    assert [(p["method"], p["repo_id"]) for p in pushes] == [  # the push, recorded here, answered as the Hub does
+        ("create_repo", "r1-zero-qwen2.5-7b"), ("upload_folder", "rehearsal-user/r1-zero-qwen2.5-7b")]
     state = json.loads((tmp_path / "out/zero/trainer_state.json").read_text())
     assert state["global_step"] == 2 and (tmp_path / "out/zero/checkpoint-1").is_dir()
 

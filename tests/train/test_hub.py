@@ -47,3 +47,49 @@ def test_push_folder_defaults(tmp_path):
     RecordingHubApi.calls = []
     push_folder(tmp_path, "org/model", api=RecordingHubApi())
     assert RecordingHubApi.calls[0] == ("create_repo", "org/model", {"private": None, "exist_ok": True, "repo_type": "model"})
+
+
+def test_a_bare_repo_name_is_uploaded_to_the_namespaced_id_the_hub_answers_with(tmp_path):
+    # the recipes name `r1-zero-qwen2.5-7b`; the Hub creates `<user>/r1-zero-qwen2.5-7b`
+    RecordingHubApi.calls = []
+    push_folder(tmp_path, "r1-zero-qwen2.5-7b", api=RecordingHubApi())
+    (_, asked, _), (_, uploaded, _) = RecordingHubApi.calls
+    assert asked == "r1-zero-qwen2.5-7b" and uploaded == "user/r1-zero-qwen2.5-7b"
+
+
+def test_the_upload_runs_after_every_process_has_finished_not_inside_the_barrier():
+    from types import SimpleNamespace
+
+    from trl_r1.train.checkpoints import on_main_process
+    from trl_r1.train.hub import UPLOAD
+
+    order = []
+    accelerator = SimpleNamespace(is_main_process=True, wait_for_everyone=lambda: order.append("barrier"))
+    summary = on_main_process(SimpleNamespace(accelerator=accelerator),
+                              lambda: {"card": "c", UPLOAD: lambda: order.append("upload") or "https://hub/x"})
+    assert order == ["barrier", "upload"] and summary == {"card": "c", "hub": "https://hub/x"}
+    accelerator.is_main_process = False
+    assert on_main_process(SimpleNamespace(accelerator=accelerator), lambda: 1 / 0) == {}
+
+
+def test_the_card_names_license_datasets_results_and_a_hub_base_for_a_local_starting_point(tmp_path):
+    metrics = tmp_path / "metrics.jsonl"
+    metrics.write_text(json.dumps({"step": 1, "reward": 0.5}) + "\n")
+    stage3 = tmp_path / "outputs" / "r1" / "stage3"
+    stage3.mkdir(parents=True)
+    (stage3 / "README.md").write_text("---\nbase_model: Qwen/Qwen2.5-7B\nlicense: apache-2.0\n---\n# stage 3\n")
+    rows = [{"metric": "pass@1, 4 samples at T=0.6, top-p 0.95", "trained": 0.488},
+            {"metric": "greedy accuracy (T=0)", "trained": 0.48}]
+    card = model_card(repo_id="me/r1", base_model=str(stage3), recipe="stage: grpo\n", metrics_path=metrics,
+                      license="apache-2.0", datasets=["open-r1/OpenR1-Math-220k"], evaluation_rows=rows,
+                      benchmark="math_500")
+    front = yaml.safe_load(card.split("---")[1])
+    assert front["base_model"] == "Qwen/Qwen2.5-7B"  # not a local path, a broken link on the Hub
+    assert front["license"] == "apache-2.0" and front["datasets"] == ["open-r1/OpenR1-Math-220k"]
+    (index,) = front["model-index"]
+    (result,) = index["results"]
+    assert index["name"] == "me/r1" and result["dataset"]["name"] == "math_500"
+    assert [(m["type"], m["value"]) for m in result["metrics"]] == [("pass@1", 48.8), ("greedy accuracy", 48.0)]
+    assert f"the local model `{stage3}`" in card
+    orphan = model_card(repo_id=None, base_model=str(tmp_path / "no-card"), recipe="", metrics_path=metrics)
+    assert "base_model" not in yaml.safe_load(orphan.split("---")[1])

@@ -35,9 +35,14 @@ class LocalHub:
     def _record(self, method: str, repo_id: str, **details) -> None:
         _append(self.root / HUB_FILE, {"method": method, "repo_id": repo_id, **details})
 
+    user = "rehearsal-user"  # the token's owner: a bare name is created under it, as the Hub does
+
     def create_repo(self, repo_id, **kwargs):
+        """Answers as the Hub does: the repo's URL, whose ``repo_id`` carries the namespace."""
+        from huggingface_hub import RepoUrl
+
         self._record("create_repo", repo_id, **{k: v for k, v in kwargs.items() if k in ("private", "repo_type")})
-        return f"local://{repo_id}"
+        return RepoUrl(f"https://huggingface.co/{repo_id if '/' in repo_id else f'{self.user}/{repo_id}'}")
 
     def upload_folder(self, *, repo_id, folder_path, **kwargs):
         target = self.root / "hub" / repo_id

@@ -214,4 +214,4 @@ def evaluate_before_after(script_args: GRPOScriptArguments, args: R1GRPOConfig, 
     output_dir = Path(args.output_dir)
     (output_dir / EVAL_FILE).write_text(json.dumps({"comparison": rows, "results": results}, indent=2) + "\n")
     (output_dir / EVAL_TABLE).write_text(table + "\n")
-    return {"rows": rows, "table": table}
+    return {"rows": rows, "table": table, "benchmark": questions["benchmark"]}

@@ -11,6 +11,8 @@ from pathlib import Path
 from transformers.trainer import TRAINER_STATE_NAME
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
+from .console import use_console
+
 
 @dataclass
 class ResumeArguments:
@@ -71,6 +73,7 @@ def train_and_save(trainer, args, *, save_dir: str | Path | None = None, evaluat
     DeepSpeed's inference engine in place, and training then fails at its first backward pass.
     Returns (train output, that evaluation's metrics from the log history, so that a resumed run
     finds them too, or None)."""
+    use_console(trainer)  # one line per logged step (`console_metrics`)
     checkpoint = checkpoint_to_resume(args, trainer.accelerator.print)
     if evaluate_first and not checkpoint:
         trainer.args.eval_on_start = True
@@ -83,8 +86,16 @@ def train_and_save(trainer, args, *, save_dir: str | Path | None = None, evaluat
 
 
 def on_main_process(trainer, summarize) -> dict:
-    """``summarize()`` on the main process (cards, uploads, printing), ``{}`` elsewhere; every
-    process leaves together."""
+    """``summarize()`` on the main process (cards, printing), ``{}`` elsewhere; then, once every
+    process has reached the same point, the summary's Hub upload (``hub.UPLOAD``) on the main
+    process alone: the others leave instead of waiting at a barrier that times out after
+    ``ddp_timeout`` (30 min by default) while a large model uploads."""
+    from .hub import UPLOAD
+
     summary = summarize() if trainer.accelerator.is_main_process else {}
     trainer.accelerator.wait_for_everyone()
+    upload = summary.pop(UPLOAD, None)
+    if upload is not None:
+        summary["hub"] = str(upload())
+        print(f"  pushed   {summary['hub']}")
     return summary

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -11,6 +12,9 @@ import yaml
 from .callbacks import METRICS_FILE, PLOT_FILE, plot_metrics, read_metrics
 
 CARD_FILE = "README.md"
+# A summary's deferred upload: `on_main_process` runs it after the other processes have left, so
+# that none of them waits at a barrier (bounded by `ddp_timeout`) while 65 GB go to the Hub.
+UPLOAD = "_upload"
 RECIPE_FILE = "recipe.yaml"
 
 
@@ -50,26 +54,41 @@ def model_card(
     results: dict | None = None,
     evaluation: str | None = None,
     plot_file: str | None = PLOT_FILE,
+    license: str | None = None,
+    datasets: Sequence[str] = (),
+    evaluation_rows: Sequence[dict] = (),
+    benchmark: str | None = None,
 ) -> str:
     """A model card in Markdown with Hub metadata: base model, method (a key of ``CARD_KINDS``),
     rewards, notes (paragraphs after the introduction), results (a stage's key numbers, e.g. a
     held-out evaluation), ``evaluation`` (a Markdown table: the starting vs the trained model on
     held-out questions), final training metrics, plot, and the recipe (YAML text) that produced
-    the model."""
+    the model. The metadata names the base model on the Hub (for a local starting point, the Hub
+    model its folder's own card names), its ``license``, the Hub ``datasets`` trained on, and a
+    ``model-index`` of the trained model's held-out results (``evaluation_rows`` on ``benchmark``)."""
     method, metric, others, caption = CARD_KINDS[kind]
     rows = read_metrics(metrics_path, metric)
     final = rows[-1] if rows else {}
     shown = [metric, *sorted(k for k in final if k.startswith("rewards/") and k.endswith("/mean")), *others]
-    metadata = {
-        "base_model": base_model,
-        "library_name": "transformers",
-        "tags": ["trl", "trl-r1", kind.replace("_", "-"), "deepseek-r1", "reasoning"],
-    }
+    root = hub_base_model(base_model)  # a local starting point: the Hub model its chain began from
+    metadata = {"base_model": root} if root else {}
+    if license:
+        metadata["license"] = license
+    metadata["library_name"] = "transformers"
+    if datasets:
+        metadata["datasets"] = list(datasets)
+    metadata["tags"] = ["trl", "trl-r1", kind.replace("_", "-"), "deepseek-r1", "reasoning"]
+    if index := model_index(repo_id, evaluation_rows, benchmark):
+        metadata["model-index"] = index
     lines = ["---", yaml.safe_dump(metadata, sort_keys=False).strip(), "---", ""]
     lines += [f"# {repo_id or 'trl-r1 model'}", ""]
+    if root == base_model:
+        origin = f"[`{base_model}`](https://huggingface.co/{base_model})"
+    else:
+        origin = f"the local model `{base_model}`" + (
+            f" (a stage of a chain that began from [`{root}`](https://huggingface.co/{root}))" if root else "")
     lines += [
-        f"Trained from [`{base_model}`](https://huggingface.co/{base_model}) with {method} by "
-        "trl-r1, a TRL-based reproduction of DeepSeek-R1.",
+        f"Trained from {origin} with {method} by trl-r1, a TRL-based reproduction of DeepSeek-R1.",
         "",
     ]
     for note in notes:
@@ -100,13 +119,71 @@ def model_card(
     return "\n".join(lines)
 
 
+def hub_base_model(model: str) -> str | None:
+    """The Hub id a card names as base model: ``model`` itself when it is a Hub id, else (a local
+    folder: an earlier stage's output) the base model its own card names, else None (a local path
+    would be a broken link on the Hub).
+
+    >>> hub_base_model("Qwen/Qwen2.5-7B"), hub_base_model("outputs/r1/no-such-stage")
+    ('Qwen/Qwen2.5-7B', None)
+    """
+    path = Path(model).expanduser()
+    if not (path.exists() or model.startswith(("/", ".", "~")) or model.count("/") > 1):
+        return model
+    card = path / CARD_FILE
+    if card.is_file() and card.read_text().startswith("---"):
+        front = yaml.safe_load(card.read_text().split("---")[1]) or {}
+        return front.get("base_model")
+    return None
+
+
+def base_license(base_model: str | None, api=None) -> str | None:
+    """The base model's license from its Hub card (asked only when pushing; None when unknown or
+    the Hub does not answer)."""
+    if not base_model:
+        return None
+    try:
+        api = api or huggingface_hub.HfApi()
+        card_data = api.model_info(base_model).card_data
+        return (card_data or {}).get("license")
+    except Exception:  # offline, gated, or no card: the card says nothing rather than something wrong
+        return None
+
+
+def hub_datasets(values: dict) -> list[str]:
+    """The Hub datasets a recipe trains on (built-in and local ones are left out).
+
+    >>> hub_datasets({"dataset_name": "open-r1/OpenR1-Math-220k", "general_dataset_name": "data/x.jsonl"})
+    ['open-r1/OpenR1-Math-220k']
+    """
+    from ..data.loading import looks_local
+
+    names = [values.get(key) for key in ("dataset_name", "general_dataset_name")]
+    return [n for n in names if isinstance(n, str) and ":" not in n.split("/")[0] and not looks_local(n)]
+
+
+def model_index(repo_id: str | None, rows: Sequence[dict], benchmark: str | None) -> list | None:
+    """The Hub's ``model-index`` for the trained model's held-out results (percent)."""
+    metrics = [{"type": row["metric"].split(",")[0].split(" (")[0], "name": row["metric"],
+                "value": round(100 * row["trained"], 1)} for row in rows if row.get("trained") is not None]
+    if not (repo_id and metrics):
+        return None
+    name = benchmark or "held-out questions"
+    return [{"name": repo_id, "results": [{"task": {"type": "text-generation"},
+                                           "dataset": {"name": name, "type": name}, "metrics": metrics}]}]
+
+
 def push_folder(output_dir: str | Path, repo_id: str, *, private: bool | None = None, token: str | None = None, api=None) -> str:
     """Create ``repo_id`` if needed and upload the model folder (weights, tokenizer, card, plot,
-    recipe, metrics); checkpoints are left out. Returns the commit URL."""
+    recipe, metrics); checkpoints are left out. Returns the commit URL.
+
+    A bare name (``r1-zero-qwen2.5-7b``) is created under the token's user or organisation: the
+    upload goes to the id the Hub answers with, as transformers' Trainer does."""
     if api is None:
 
         api = huggingface_hub.HfApi(token=token)
-    api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model")
+    created = api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model")
+    repo_id = getattr(created, "repo_id", None) or repo_id
     return api.upload_folder(
         repo_id=repo_id,
         folder_path=str(output_dir),
@@ -132,24 +209,28 @@ def publish(recipe, args, *, push_to_hub: bool, panels: list[tuple[str, list[str
     keyword arguments of `model_card` other than repo_id, recipe, metrics, evaluation and plot),
     print them, and upload the folder when ``push_to_hub``. ``evaluation``: the starting vs the
     trained model (``rows`` drawn on the plot, ``table`` in the card). Returns the summary: the
-    paths of the model, metrics, plot and card, and ``hub``, the upload's URL, when pushed."""
+    paths of the model, metrics, plot and card; with ``push_to_hub``, the upload to run under
+    ``UPLOAD`` (:func:`trl_r1.train.checkpoints.on_main_process` runs it and adds ``hub``, its URL)."""
     output_dir = Path(args.output_dir)
     (output_dir / RECIPE_FILE).write_text(recipe.to_yaml())
     plot = plot_metrics(output_dir / METRICS_FILE, output_dir / PLOT_FILE, panels,
                         comparison=evaluation["rows"] if evaluation else None)
+    base = card.get("base_model")
     (output_dir / CARD_FILE).write_text(model_card(
         repo_id=args.hub_model_id, recipe=recipe.to_yaml(), metrics_path=output_dir / METRICS_FILE,
-        evaluation=evaluation["table"] if evaluation else None, plot_file=PLOT_FILE if plot else None, **card,
+        evaluation=evaluation["table"] if evaluation else None, plot_file=PLOT_FILE if plot else None,
+        license=base_license(hub_base_model(base) if base else None) if push_to_hub else None,
+        datasets=hub_datasets(recipe.values), evaluation_rows=evaluation["rows"] if evaluation else (),
+        benchmark=evaluation.get("benchmark") if evaluation else None, **card,
     ))
     summary = {"model": str(output_dir), "metrics": str(output_dir / METRICS_FILE),
                "plot": str(plot) if plot else None, "card": str(output_dir / CARD_FILE)}
     print("\nOutputs:")
     for key, value in summary.items():
         print(f"  {key:8s} {value}")
-    if push_to_hub:
-        repo_id = args.hub_model_id or output_dir.name
-        summary["hub"] = str(push_folder(output_dir, repo_id, private=args.hub_private_repo, token=args.hub_token))
-        print(f"  pushed   {summary['hub']}")
+    if push_to_hub:  # uploaded by `on_main_process` once every process has finished (see UPLOAD)
+        summary[UPLOAD] = functools.partial(push_folder, output_dir, args.hub_model_id or output_dir.name,
+                                            private=args.hub_private_repo, token=args.hub_token)
     return summary
 
 
