@@ -119,6 +119,10 @@ def main(argv: list[str] | None = None) -> int:
     if check_only:
         at = f" at {processes} processes" if processes else ""
         print(f"{path}: valid `{recipe.stage.name}` recipe{at}")
+        from .versions import engine_warnings
+
+        for warning in engine_warnings():  # an engine TRL does not support behaves otherwise on the cluster
+            print(warning, file=sys.stderr)
         if recipe.hardware is None:
             return 0
         from .plan import check_fits

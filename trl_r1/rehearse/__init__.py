@@ -264,6 +264,11 @@ def table(options: dict, plan: dict, workdir: Path, returncode: int, seconds: fl
     source = plan["accelerate_source"]
     lines += [f"Launched: {'accelerate launch --config_file ' + str(source) if source else 'one process'}, "
               f"scaled to {plan['processes']} process(es) on CPU.", ""]
+    from ..versions import ENGINES, standing
+
+    engines_here = [line.removeprefix("warning: ") for e in ENGINES if (line := standing(e))]
+    if engines_here:  # what the rehearsal's engine calls stand for: a GPU install takes TRL's range
+        lines += ["Engines: " + "; ".join(engines_here) + ".", ""]
     lines += ["### Scaled", "", "| where | field | recipe | rehearsal | why |", "|---|---|---|---|---|"]
     lines += [f"| {w} | {f} | {_short(a)} | {_short(b)} | {why} |" for w, f, a, b, why in plan["notes"]]
     lines += ["", "### Ran", "", "| part | kind | status | seconds | as on a GPU | through a CPU shim |", "|---|---|---|---|---|---|"]
