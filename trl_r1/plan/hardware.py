@@ -29,12 +29,17 @@ class GPU:
 
 
 # Data sheets: NVIDIA H100 SXM (989 TFLOPS dense bf16, 3.35 TB/s), H200 SXM (989, 4.8 TB/s),
-# A100 SXM (312, 2.0 TB/s). Memory: what torch.cuda reports (an "80GB" H100 shows 79.1 GiB).
+# A100 SXM (312, 2.0 TB/s); one-GPU cards: GeForce RTX 4090 (165 TFLOPS dense bf16 with fp32
+# accumulation, 1.0 TB/s GDDR6X), L40S (362, 0.86 TB/s), RTX A6000 (155, 0.77 TB/s). Memory: what
+# torch.cuda reports (an "80GB" H100 shows 79.1 GiB; a 4090 23.6, an L40S with ECC 44.4, an A6000 47.5).
 GPUS = {
     "H100-80GB": GPU("H100-80GB", 79.1, 989.0, 3.35),
     "H200-141GB": GPU("H200-141GB", 139.8, 989.0, 4.8),
     "A100-80GB": GPU("A100-80GB", 79.1, 312.0, 2.0),
     "A100-40GB": GPU("A100-40GB", 39.4, 312.0, 1.55),
+    "RTX4090-24GB": GPU("RTX4090-24GB", 23.6, 165.0, 1.0),
+    "L40S-48GB": GPU("L40S-48GB", 44.4, 362.0, 0.86),
+    "A6000-48GB": GPU("A6000-48GB", 47.5, 155.0, 0.77),
 }
 HARDWARE_KEYS = ("gpu", "gpus", "accelerate_config")
 
@@ -66,8 +71,8 @@ class Hardware:
 def gpu_kind(text: str) -> GPU:
     """``H100-80GB`` (a known kind) or any ``NAME-<N>GB`` (memory only; H100 speed assumed).
 
-    >>> gpu_kind("H200-141GB").memory_gib, gpu_kind("L40S-48GB").memory_gib
-    (139.8, 48.0)
+    >>> gpu_kind("H200-141GB").memory_gib, gpu_kind("RTX6000-96GB").memory_gib
+    (139.8, 96.0)
     """
     if text in GPUS:
         return GPUS[text]

@@ -61,6 +61,37 @@ def model_states(shape: ModelShape, hw: Hardware, dtype_bytes: int = 2, trainabl
             Part("optimizer", 2 * dtype_bytes * p, "Adam moments in the weights' dtype")]
 
 
+# The linear layers of a Llama/Qwen2 decoder layer, as (inputs, outputs) of the shape's widths.
+LINEAR_LAYERS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+
+
+def lora_params(shape: ModelShape, rank: int, targets: str | list[str] | None) -> int:
+    """Parameters of LoRA adapters of ``rank`` on the ``targets`` of every decoder layer (PEFT's
+    A: rank x inputs and B: outputs x rank); ``all-linear``, or names we do not know, count all
+    seven linear layers (an upper bound).
+
+    >>> from trl_r1.plan.shapes import model_shape
+    >>> lora_params(model_shape("Qwen/Qwen2.5-0.5B"), 16, ["q_proj", "v_proj"])
+    1081344
+    """
+    h, i, q, kv = shape.hidden_size, shape.intermediate_size, shape.q_size, shape.kv_size
+    sizes = {"q_proj": h + q, "k_proj": h + kv, "v_proj": h + kv, "o_proj": q + h, "gate_proj": h + i,
+             "up_proj": h + i, "down_proj": i + h}
+    names = [targets] if isinstance(targets, str) else list(targets or [])
+    if not names or any(name not in sizes for name in names):
+        names = list(LINEAR_LAYERS)
+    return rank * shape.num_hidden_layers * sum(sizes[name] for name in set(names))
+
+
+def lora_states(shape: ModelShape, rank: int, targets, dtype_bytes: int = 2) -> list[Part]:
+    """A GPU training LoRA adapters (one process, or DDP): the frozen base model whole, and the adapters in fp32 (PEFT
+    keeps them so under bf16) with their gradients and Adam moments, 16 bytes a parameter."""
+    adapters = lora_params(shape, rank, targets)
+    return [Part("weights", dtype_bytes * shape.params, f"{dtype_bytes * 8}-bit, whole, frozen"),
+            Part("LoRA adapters", 16 * adapters, f"{adapters / 1e6:,.1f}M parameters (rank {rank}): fp32 weights, "
+                                                 "gradients, Adam moments")]
+
+
 def host_memory_for_offload(shape: ModelShape, hw: Hardware) -> float:
     """CPU RAM per node that ZeRO offload needs (DeepSpeed's estimate, its 1.5 buffer factor)."""
     if not (hw.offload_optimizer or hw.offload_params):

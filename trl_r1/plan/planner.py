@@ -180,7 +180,11 @@ def _plan_training(recipe, name, hw, shape, lineage, options, batch, accumulatio
     d = _dtype_bytes(recipe)
     checkpointing = bool(_get(recipe, "gradient_checkpointing", False))
     notes, per_step = [], {}
-    parts = memory.model_states(shape, hw, d)
+    lora = bool(_get(recipe, "use_peft", False))
+    if lora and hw.distributed in ("NO", "MULTI_GPU"):
+        parts = memory.lora_states(shape, _get(recipe, "lora_r"), _get(recipe, "lora_target_modules"), d)
+    else:  # adapters under DeepSpeed: the full model's states, an upper bound
+        parts = memory.model_states(shape, hw, d)
     budget = hw.memory - RESERVED
     if kind == "grpo":
         completion = _get(recipe, "max_completion_length")
@@ -198,7 +202,7 @@ def _plan_training(recipe, name, hw, shape, lineage, options, batch, accumulatio
         per_step["sequences"] = f"{batch * hw.gpus * accumulation:,}"
         per_step["layout"] = f"{batch} x {accumulation} accumulation x {hw.gpus} processes"
     tokens = batch * seq
-    if kind == "grpo" and _get(recipe, "beta", 0.0) > 0:
+    if kind == "grpo" and _get(recipe, "beta", 0.0) > 0 and not lora:  # LoRA: the base, adapters disabled
         ref = memory.model_states(shape, hw, d, trainable=False)[0]
         parts.append(Part("reference model", ref.bytes, f"beta > 0: {ref.note}"))
     generation_phase, rollouts = [], None
