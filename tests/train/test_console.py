@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from helpers import run_recipe, tiny_recipe
+from helpers import CPU_TRAINING, run_recipe, tiny_recipe
 
 from trl_r1.recipe import RecipeError, load_recipe
 
@@ -38,6 +38,20 @@ def test_console_metrics_full_prints_the_dictionary_as_transformers_does(tiny_mo
 def test_without_a_progress_bar_the_compact_line_is_printed(tiny_model, tmp_path, capsys):
     printed, _ = _train(tiny_model, tmp_path / "out", capsys, disable_tqdm=True, max_steps=1)
     assert [line.split(" |")[0] for line in printed if line.startswith("step ")] == ["step 1/1"]
+
+
+def test_an_sft_run_prints_the_compact_line_too(tiny_model, tmp_path, capsys):
+    turn = [{"role": "user", "content": "What is 2 + 3?"},
+            {"role": "assistant", "content": "<think>\n2 + 3 = 5\n</think>\n\nThe answer is \\boxed{5}."}]
+    data = tmp_path / "chats.jsonl"
+    data.write_text((json.dumps({"messages": turn}) + "\n") * 4)
+    run_recipe({"stage": "sft", "model_name_or_path": str(tiny_model), "dataset_name": str(data), "max_steps": 2,
+                "per_device_train_batch_size": 2, "max_length": 64, "logging_steps": 1, "output_dir": str(tmp_path / "out"),
+                "activation_checkpointing": False, **CPU_TRAINING})
+    printed = capsys.readouterr().out.splitlines()
+    assert [line.split(" | ")[:2][0] for line in printed if line.startswith("step ")] == ["step 1/2", "step 2/2"]
+    assert all(" | loss " in line and "token accuracy" in line for line in printed if line.startswith("step "))
+    assert not [line for line in printed if "{'loss'" in line]
 
 
 def test_an_unknown_console_choice_fails_at_load_naming_the_choices(tiny_model, tmp_path):

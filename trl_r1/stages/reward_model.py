@@ -27,6 +27,7 @@ from ..models import hub_id, resolve_model
 from ..train.activation_checkpointing import ActivationCheckpointing
 from ..train.callbacks import MetricsFileCallback
 from ..train.checkpoints import ResumeArguments, on_main_process, train_and_save
+from ..train.console import ConsoleArguments
 from ..train.hub import defer_push, publish
 from ..train.launch import StepSize
 
@@ -75,7 +76,7 @@ class RewardModelScriptArguments(ScriptArguments):
 
 
 @dataclass
-class RewardModelConfig(ActivationCheckpointing, StepSize, TrainingArguments, ResumeArguments):
+class RewardModelConfig(ActivationCheckpointing, ConsoleArguments, StepSize, TrainingArguments, ResumeArguments):
     """transformers' `TrainingArguments` plus what the reward-model stage needs.
 
     Args:

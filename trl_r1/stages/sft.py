@@ -25,6 +25,7 @@ from ..models import hub_id, model_init_kwargs, resolve_model, truncate_layers
 from ..train.activation_checkpointing import ActivationCheckpointing
 from ..train.callbacks import MetricsFileCallback
 from ..train.checkpoints import ResumeArguments, on_main_process, train_and_save
+from ..train.console import ConsoleArguments
 from ..train.hub import defer_push, publish
 from ..train.launch import StepSize
 
@@ -76,7 +77,7 @@ class SFTScriptArguments(ScriptArguments):
 
 
 @dataclass
-class R1SFTConfig(ActivationCheckpointing, StepSize, SFTConfig, ResumeArguments):
+class R1SFTConfig(ActivationCheckpointing, ConsoleArguments, StepSize, SFTConfig, ResumeArguments):
     r"""
     [`trl.SFTConfig`] plus what R1's SFT stages need. Sequence length and packing are TRL's own
     `max_length` and `packing`; TRL's `eos_token`, unset, becomes the token the chat template ends

@@ -180,7 +180,7 @@ class R1ScriptArguments(ScriptArguments):
 
 
 @dataclass
-class R1GRPOConfig(ActivationCheckpointing, GRPOConfig, PromptArguments, ResumeArguments, ConsoleArguments):
+class R1GRPOConfig(ActivationCheckpointing, ConsoleArguments, GRPOConfig, PromptArguments, ResumeArguments):
     r"""
     [`trl.GRPOConfig`] plus what DeepSeek-R1 recipes need.
 
@@ -271,7 +271,6 @@ class R1GRPOConfig(ActivationCheckpointing, GRPOConfig, PromptArguments, ResumeA
         if not self.reward_specs:
             raise ValueError("rewards: a GRPO recipe needs at least one reward")
         self.check_prompt_arguments()
-        self.check_console_arguments()
         weights = [spec.weight for spec in self.reward_specs]
         if self.reward_weights is not None and any(w != 1.0 for w in weights):
             raise ValueError("reward_weights: set weights either per reward in `rewards` or in `reward_weights`, not both")

@@ -20,7 +20,8 @@ CONSOLE_CHOICES = ("compact", "full")
 
 @dataclass
 class ConsoleArguments:
-    """What the console shows while training.
+    """Mixin (before the trainer's configuration among a configuration's bases): what the console
+    shows while training.
 
     Args:
         console_metrics (`str`, defaults to `"compact"`):
@@ -37,9 +38,11 @@ class ConsoleArguments:
                   "choices": list(CONSOLE_CHOICES)},
     )
 
-    def check_console_arguments(self) -> None:
+    def __post_init__(self):
+        # A YAML value never meets argparse's `choices`: checked here, before any model loads.
         if self.console_metrics not in CONSOLE_CHOICES:
             raise ValueError(f"console_metrics: {self.console_metrics!r} is not one of {', '.join(CONSOLE_CHOICES)}")
+        super().__post_init__()
 
 
 def _number(value, spec: str = ".3g") -> str:
@@ -118,8 +121,10 @@ class CompactPrinterCallback(PrinterCallback):
 
 def use_console(trainer) -> None:
     """Make ``trainer`` print as its args' ``console_metrics`` say (transformers' callbacks for
-    `full`, or any other console, such as a notebook's, left as they are)."""
-    if getattr(trainer.args, "console_metrics", "full") != "compact":
+    `full`, or any other console, such as a notebook's, left as they are). Calling it again
+    changes nothing."""
+    if getattr(trainer.args, "console_metrics", "full") != "compact" or any(
+            isinstance(cb, (CompactProgressCallback, CompactPrinterCallback)) for cb in trainer.callback_handler.callbacks):
         return
     for transformers_callback, compact in ((ProgressCallback, CompactProgressCallback),
                                            (PrinterCallback, CompactPrinterCallback)):
