@@ -93,7 +93,7 @@ def tiny_recipe(model: Path, output_dir: Path, **overrides) -> dict:
         "max_steps": 2,
         "logging_steps": 1,
         "output_dir": str(output_dir),
-        "gradient_checkpointing": False,
+        "activation_checkpointing": False,
         **CPU_TRAINING,
     }
     recipe.update(overrides)

@@ -40,7 +40,7 @@ def sft_recipe(model: Path, dataset: Path, output_dir: Path, **overrides) -> dic
         "max_steps": 4,
         "logging_steps": 1,
         "output_dir": str(output_dir),
-        "gradient_checkpointing": False,
+        "activation_checkpointing": False,
         **CPU_TRAINING,
         **overrides,
     }
