@@ -182,3 +182,18 @@ def test_vllm_backend_without_vllm_says_how_to_install(monkeypatch):
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "vllm" else real(name, *a))  # not installed
     with pytest.raises(ModuleNotFoundError, match=r"pip install -e '\.\[vllm\]'"):
         make_backend("vllm", "some/model")
+
+
+def test_a_backend_on_a_model_in_memory_samples_as_one_that_loads_it(tiny_model):
+    """`TransformersBackend.for_model` (the policy being trained) gives the same completions as the
+    backend that loads the same weights, and leaves the tokenizer it is given unchanged."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    loaded = TransformersBackend(str(tiny_model), dtype="float32")
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model)
+    tokenizer.pad_token = None
+    live = TransformersBackend.for_model(AutoModelForCausalLM.from_pretrained(tiny_model).eval(), tokenizer)
+    sampling = Sampling(num_samples=2, temperature=0.6, max_new_tokens=5, seed=3)
+    prompts = ["What is 1 + 1?", [{"role": "user", "content": "2 + 2?"}]]
+    assert live.generate(prompts, sampling) == loaded.generate(prompts, sampling)
+    assert tokenizer.pad_token is None and live.tokenizer.pad_token == tokenizer.eos_token

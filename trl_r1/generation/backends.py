@@ -114,6 +114,20 @@ class TransformersBackend:
         self.model = AutoModelForCausalLM.from_pretrained(model, dtype=dtype)
         self.model.to(device).eval()
 
+    @classmethod
+    def for_model(cls, model, tokenizer) -> TransformersBackend:
+        """A backend on a model already in memory (a policy being trained: its device, dtype and
+        weights as they are). ``tokenizer`` is left unchanged (a copy gets a pad token if it has none)."""
+        import copy
+
+        backend = cls.__new__(cls)
+        backend.model = model
+        backend.tokenizer = tokenizer
+        if tokenizer.pad_token is None:
+            backend.tokenizer = copy.deepcopy(tokenizer)
+            backend.tokenizer.pad_token = tokenizer.eos_token
+        return backend
+
     def _text(self, prompt) -> str:
         if isinstance(prompt, str):
             return prompt

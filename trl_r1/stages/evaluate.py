@@ -103,28 +103,57 @@ def run(recipe) -> dict:
     if done:
         print(f"Resuming: {len(done)} of {len(questions)} questions already evaluated in {samples_path}")
 
-    prefilled = think_prefilled_by(resolve_model(config.model_name_or_path), config.prompt_template)
-    scorer = load_scorer(config.scorer, config.scorer_kwargs, config.answer_column, prefilled)
+    scorer = scorer_of(config)
     if todo:
         backend = make_backend(config.backend, resolve_model(config.model_name_or_path), config.dtype,
                                config.max_model_len, config.tensor_parallel_size)
-        prompts = [config.prompt(q[config.problem_column]) for q in questions]
-        sample_questions(
-            backend, prompts, todo, config.sampling, config.batch_size,
-            lambda i, prompt, completions: _score(config, scorer, i, questions[i], prompt, completions),
-            samples_path, done, desc=f"evaluate {config.benchmark or config.dataset_name}")
-
-    name = config.benchmark or Path(config.dataset_name).stem
-    metrics = {"benchmark": name, "model": config.model_name_or_path, "num_questions": len(questions),
-               **summarize([done[i] for i in range(len(questions))], config.reflection_words,
-                           answer_groups(scorer)),
-               "settings": config.settings()}
+        _sample(config, backend, scorer, questions, todo, samples_path, done)
+    metrics = evaluation_metrics(config, scorer, questions, done)
     (output_dir / METRICS_FILE).write_text(json.dumps(metrics, indent=2) + "\n")
     table = markdown_table([metrics])
     (output_dir / TABLE_FILE).write_text(table + "\n")
     print("\n" + table)
     print(f"\nOutputs:\n  samples  {samples_path}\n  metrics  {output_dir / METRICS_FILE}\n  table    {output_dir / TABLE_FILE}")
     return metrics
+
+
+def scorer_of(config: EvalConfig):
+    """The evaluation's scorer reward, told whether the model's chat template opens ``<think>``."""
+    prefilled = think_prefilled_by(resolve_model(config.model_name_or_path), config.prompt_template)
+    return load_scorer(config.scorer, config.scorer_kwargs, config.answer_column, prefilled)
+
+
+def _sample(config: EvalConfig, backend, scorer, questions: list[dict], todo: list[int], samples_path: Path,
+            done: dict) -> None:
+    prompts = [config.prompt(q[config.problem_column]) for q in questions]
+    sample_questions(
+        backend, prompts, todo, config.sampling, config.batch_size,
+        lambda i, prompt, completions: _score(config, scorer, i, questions[i], prompt, completions),
+        samples_path, done, desc=f"evaluate {config.benchmark or config.dataset_name}")
+
+
+def evaluation_metrics(config: EvalConfig, scorer, questions: list[dict], done: dict) -> dict:
+    """What an evaluation reports (``metrics.json``): the benchmark, the model, and
+    :func:`~trl_r1.generation.metrics.summarize`'s pass@k, cons@k, lengths and format rate."""
+    name = config.benchmark or Path(config.dataset_name).stem
+    return {"benchmark": name, "model": config.model_name_or_path, "num_questions": len(questions),
+            **summarize([done[i] for i in range(len(questions))], config.reflection_words, answer_groups(scorer)),
+            "settings": config.settings()}
+
+
+def evaluate_policy(config: EvalConfig, backend, samples_path: str | Path, scorer=None) -> dict:
+    """Evaluate the model behind ``backend`` (any :class:`~trl_r1.generation.backends.Backend`,
+    e.g. a policy being trained) on ``config``'s questions now, from scratch: its samples are
+    written to ``samples_path``, its metrics (as ``metrics.json`` holds them) returned. ``scorer``:
+    the scorer reward, when the caller keeps one (:func:`scorer_of`)."""
+    scorer = scorer if scorer is not None else scorer_of(config)
+    questions = load_questions(config)
+    done: dict[int, list[dict]] = {}
+    samples_path = Path(samples_path)
+    samples_path.parent.mkdir(parents=True, exist_ok=True)
+    samples_path.unlink(missing_ok=True)
+    _sample(config, backend, scorer, questions, list(range(len(questions))), samples_path, done)
+    return evaluation_metrics(config, scorer, questions, done)
 
 
 def _score(config: EvalConfig, scorer, index: int, row: dict, prompt, completions) -> list[dict]:

@@ -32,9 +32,10 @@ from ..train.config import (
     R1ScriptArguments,
     bf16_where_the_cpu_has_it,
 )
+from ..train.evaluation import PeriodicEvaluation
 from ..train.hub import defer_push, first_last_mean, publish
 from ..train.trainer import R1GRPOTrainer, build_rewards
-from .evaluate import evaluation_recipes, run_evaluations
+from .evaluate import MODES, evaluation_recipes, run_evaluations
 
 logger = logging.getLogger(__name__)
 
@@ -50,12 +51,28 @@ class GRPOScriptArguments(R1ScriptArguments):
             file) run after training on the starting and the trained model, each sampled as the
             recipe says and greedily, with the prompt the model was trained with. The
             before/after table (with z-tests) is printed and goes into the card and the plot.
+        eval_every_steps (`int`, *optional*): also evaluate the policy on `eval_recipe` every
+            this many optimizer steps while it trains: transformers' `generate` on the live
+            weights (not the colocated vLLM engine), logged as `eval/<metric>` (`eval/pass@1`,
+            ...) to metrics.jsonl and the trackers and drawn on training.png; the samples go to
+            `eval/during/step-<N>/`. The random states are restored after each evaluation, so the
+            training is the same as without it ([`PeriodicEvaluation`]).
+        eval_every_mode (`str`, defaults to `"greedy"`): `greedy`, one answer per question, or
+            `sampled`, as `eval_recipe` samples (its k samples: pass@k, cons@k, k times the cost).
     """
 
     eval_recipe: str | None = field(
         default=None,
         metadata={"help": "An `evaluate` recipe (relative to this file) run on the starting and the trained model "
                   "after training: the before/after table goes into the output, card and plot."})
+    eval_every_steps: int | None = field(
+        default=None,
+        metadata={"help": "Also evaluate the policy on `eval_recipe` every N optimizer steps while it trains (with "
+                  "transformers), logged as eval/<metric>; the training is unchanged."})
+    eval_every_mode: str = field(
+        default="greedy",
+        metadata={"help": "How the evaluation every N steps samples: `greedy` (one answer per question) or `sampled` "
+                  "(as eval_recipe says).", "choices": ["greedy", "sampled"]})
 
 
 ARGUMENTS = (GRPOScriptArguments, R1GRPOConfig, ModelConfig)
@@ -96,6 +113,8 @@ def validate(script_args: GRPOScriptArguments, args: R1GRPOConfig, model_args: M
             f"to max_completion_length + the longest prompt (e.g. {args.max_completion_length + 2048})")
     if script_args.eval_recipe:
         final_evaluations(script_args, args, model_args)
+    if script_args.eval_every_steps is not None:
+        during_training_evaluation(script_args, args, model_args)
 
 
 LENGTH_OPTION = "max_completion_length"
@@ -127,6 +146,22 @@ def final_evaluations(script_args: GRPOScriptArguments, args: R1GRPOConfig, mode
                                   args, Path(args.output_dir) / EVAL_DIR)
     except ValueError as e:
         raise ValueError(f"eval_recipe: {e}") from None
+
+
+def during_training_evaluation(script_args: GRPOScriptArguments, args: R1GRPOConfig, model_args: ModelConfig):
+    """The `evaluate` configuration run every `eval_every_steps` steps (see `eval_every_mode`), checked."""
+    if not script_args.eval_recipe:
+        raise ValueError("eval_every_steps: evaluates on `eval_recipe`, which this recipe does not set")
+    if script_args.eval_every_steps < 1:
+        raise ValueError(f"eval_every_steps: a number of optimizer steps >= 1, got {script_args.eval_every_steps}")
+    if script_args.eval_every_mode not in MODES:
+        raise ValueError(f"eval_every_mode: one of {', '.join(MODES)}, got {script_args.eval_every_mode!r}")
+    try:
+        recipes = evaluation_recipes(script_args.eval_recipe, {"during": model_args.model_name_or_path}, args,
+                                     Path(args.output_dir) / EVAL_DIR)
+    except ValueError as e:
+        raise ValueError(f"eval_recipe: {e}") from None
+    return recipes["during", script_args.eval_every_mode].configs[0]
 
 
 def check_tasks(train, specs) -> None:
@@ -181,6 +216,9 @@ def run(recipe) -> dict:
         peft_config=get_peft_config(model_args),
         callbacks=[MetricsFileCallback(output_dir)],
     )
+    if script_args.eval_every_steps is not None:
+        trainer.add_callback(PeriodicEvaluation(trainer, during_training_evaluation(script_args, args, model_args),
+                                                script_args.eval_every_steps, output_dir))
     train_and_save(trainer, args)
 
     def summarize() -> dict:

@@ -12,14 +12,14 @@ METRICS_FILE = "metrics.jsonl"
 PLOT_FILE = "training.png"
 
 
-def read_metrics(path: str | Path, key: str = "reward") -> list[dict]:
+def read_metrics(path: str | Path, key: str | None = "reward") -> list[dict]:
     """The logged training steps (rows with ``key``: GRPO logs a ``reward``, SFT a ``loss``) of a
-    metrics JSONL file."""
+    metrics JSONL file; every row with ``key=None``."""
     path = Path(path)
     if not path.is_file():
         return []
     rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    return [row for row in rows if key in row]
+    return [row for row in rows if key is None or key in row]
 
 
 class MetricsFileCallback(TrainerCallback):
@@ -74,20 +74,15 @@ def plot_metrics(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    panels = panels or [
-        ("Reward", [k for k in rows[-1] if k == "reward" or (k.startswith("rewards/") and k.endswith("/mean"))]),
-        ("Completion length (tokens)", ["completions/mean_length"]),
-        ("Reflection words per 1k words", ["reflection/rate_per_1k_words"]),
-    ]
+    everything = read_metrics(metrics_path, key=None)
+    panels = panels or default_panels(rows, everything)
     fig, axes = plt.subplots(1, len(panels) + bool(comparison), figsize=(5 * (len(panels) + bool(comparison)), 4),
                              squeeze=False)
     if comparison:
         _draw_comparison(axes[0][-1], comparison)
-    steps = [row["step"] for row in rows]
     for ax, (title, keys) in zip(axes[0], panels):
-        for key in keys:
-            values = [row.get(key) for row in rows]
-            points = [(s, v) for s, v in zip(steps, values) if v is not None]
+        for key in keys:  # each key at the steps that log it (evaluations log on rows of their own)
+            points = [(row["step"], row[key]) for row in everything if row.get(key) is not None]
             if points:
                 ax.plot(*zip(*points), marker="o", markersize=3, label=key.removeprefix("rewards/").removesuffix("/mean"))
         ax.set_title(title)
@@ -100,6 +95,33 @@ def plot_metrics(
     fig.savefig(out_path, dpi=100)
     plt.close(fig)
     return out_path
+
+
+# The evaluation-during-training metrics drawn, in this order, when a run logged them.
+EVAL_PANEL_KEYS = ("eval/pass@1", "eval/cons@", "eval/format_rate")
+
+
+def default_panels(rows: list[dict], everything: list[dict]) -> list[tuple[str, list[str]]]:
+    """GRPO's panels: reward, completion length, reflection rate, and the held-out evaluation
+    during training (``eval/pass@1``, ``eval/cons@k``, ``eval/format_rate``) when it ran.
+
+    >>> rows = [{"step": 1, "reward": 0.5, "rewards/accuracy/mean": 0.5}]
+    >>> [title for title, _ in default_panels(rows, rows + [{"step": 1, "eval/pass@1": 0.25}])]
+    ['Reward', 'Completion length (tokens)', 'Reflection words per 1k words', 'Held-out, during training']
+    >>> default_panels(rows, rows + [{"step": 1, "eval/pass@1": 0.25}])[-1][1]
+    ['eval/pass@1']
+    """
+    panels = [
+        ("Reward", [k for k in rows[-1] if k == "reward" or (k.startswith("rewards/") and k.endswith("/mean"))]),
+        ("Completion length (tokens)", ["completions/mean_length"]),
+        ("Reflection words per 1k words", ["reflection/rate_per_1k_words"]),
+    ]
+    logged = {k for row in everything for k in row}
+    evaluation = [k for prefix in EVAL_PANEL_KEYS for k in sorted(logged) if k == prefix or
+                  (prefix.endswith("@") and k.startswith(prefix) and not k.endswith("_stderr"))]
+    if evaluation:
+        panels.append(("Held-out, during training", evaluation))
+    return panels
 
 
 def _draw_comparison(ax, rows: list[dict]) -> None:
