@@ -245,6 +245,8 @@ def _grpo_generation(recipe, hw, shape, batch, seq, d, notes) -> tuple[list[Part
     many full-length rollouts vLLM holds at once."""
     steps_per_generation = _get(recipe, "steps_per_generation") or _get(recipe, "gradient_accumulation_steps")
     at_once = batch * steps_per_generation  # TRL's max_num_seqs for vLLM, the generation batch per process
+    if recipe.values.get("generation_batch_size"):  # all processes together (TRL derived the steps at this one's size)
+        at_once = max(int(recipe.values["generation_batch_size"]) // hw.gpus, 1)
     if not _get(recipe, "use_vllm", False):
         kv = at_once * seq * shape.kv_bytes_per_token
         parts = [Part("KV cache (transformers generate)", kv, f"{at_once} sequences x {seq:,} tokens"),
