@@ -32,6 +32,8 @@ SIZES = {
                  num_key_value_heads=2, vocab_size=151936, tie_word_embeddings=True),
     "toy": dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
                 num_key_value_heads=2, vocab_size=512, tie_word_embeddings=True),
+    "small": dict(hidden_size=256, intermediate_size=1024, num_hidden_layers=4, num_attention_heads=4,
+                  num_key_value_heads=2, vocab_size=2048, tie_word_embeddings=True),  # CPU benches
 }
 PROMPT_WORDS = 32  # prompt length in tokens (one token per word)
 

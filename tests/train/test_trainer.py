@@ -316,3 +316,63 @@ def test_group_filter_reward_must_name_a_reward(tiny_model, tmp_path):
 
     with pytest.raises(ValueError, match="group_filter_reward: 'accuracy' is not one of the rewards \\(right\\)"):
         _train_two_steps(tiny_model, tmp_path, right, skip=True, group_filter_reward="accuracy")
+
+
+def test_padding_columns_are_trimmed_per_micro_batch_and_logps_loss_and_gradients_are_trls(tiny_model, tmp_path, monkeypatch):
+    """One long completion pads the whole generation batch: each chunk of rows is cut to its own
+    longest completion (the model sees fewer columns), and what TRL computes does not change."""
+    import torch
+    from trl import GRPOTrainer
+
+    from trl_r1.train.trainer import R1GRPOTrainer
+
+    batches = []
+    original = R1GRPOTrainer.compute_loss
+
+    def spy(self, model, inputs, **kwargs):
+        batches.append({k: v.clone() if hasattr(v, "clone") else v for k, v in inputs.items()})
+        return original(self, model, inputs, **kwargs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(R1GRPOTrainer, "compute_loss", spy)
+        _, _, trainer = _train_two_steps(tiny_model, tmp_path, lambda completions, **k: [float(i) for i in range(8)],
+                                         skip=True, max_steps=1, per_device_train_batch_size=8,
+                                         max_completion_length=12)
+    batch = batches[0]
+    batch["completion_mask"][:] = 1
+    batch["completion_mask"][1:, 3:] = 0  # row 0 runs to 12 tokens, the seven others stop at 3
+    ids = torch.cat([batch["prompt_ids"], batch["completion_ids"]], dim=1)
+    mask = torch.cat([batch["prompt_mask"], batch["completion_mask"]], dim=1)
+    widths = []
+    hook = trainer.model.register_forward_pre_hook(lambda m, args, kw: widths.append(kw["input_ids"].shape[1]),
+                                                   with_kwargs=True)
+    trainer.model.eval()
+    with torch.no_grad():
+        ours, _, _ = trainer._get_per_token_logps_and_entropies(trainer.model, ids, mask, 12, batch_size=1)
+        widths_ours, widths[:] = list(widths), []
+        trls, _, _ = GRPOTrainer._get_per_token_logps_and_entropies(trainer, trainer.model, ids, mask, 12, batch_size=1)
+    hook.remove()
+    prompt = batch["prompt_ids"].shape[1]
+    assert widths_ours == [prompt + 12] + [prompt + 3] * 7 and widths == [prompt + 12] * 8
+    used = batch["completion_mask"].bool()
+    torch.testing.assert_close(ours[used], trls[used], rtol=1e-5, atol=1e-6)
+    assert (ours[~used] == 0).all()
+
+    def gradient(trim: bool):
+        if not trim:
+            monkeypatch.setattr(trainer, "_get_per_token_logps_and_entropies",
+                                GRPOTrainer._get_per_token_logps_and_entropies.__get__(trainer))
+        trainer.model.train()
+        trainer.model.zero_grad()
+        short = {k: v[1:] if k in ("prompt_ids", "prompt_mask", "completion_ids", "completion_mask", "advantages")
+                 else v for k, v in batch.items() if k != "old_per_token_logps"}
+        loss = trainer.compute_loss(trainer.model, short)
+        loss.backward()
+        monkeypatch.undo()
+        return loss.detach(), {n: p.grad.clone() for n, p in trainer.model.named_parameters()}
+
+    (loss_trim, trimmed), (loss_full, full) = gradient(True), gradient(False)
+    torch.testing.assert_close(loss_trim, loss_full, rtol=1e-5, atol=1e-7)
+    assert any(g.abs().sum() > 0 for g in full.values())
+    for name in full:
+        torch.testing.assert_close(trimmed[name], full[name], rtol=1e-4, atol=1e-7, msg=name)

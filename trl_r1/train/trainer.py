@@ -249,6 +249,38 @@ class R1GRPOTrainer(GRPOTrainer):
             return inputs
         return {key: value[live] if key in _ROW_KEYS else value for key, value in inputs.items()}
 
+    def _get_per_token_logps_and_entropies(self, model, input_ids, attention_mask, logits_to_keep, batch_size=None,
+                                           compute_entropy=False, compute_aux_loss=False, **multimodal):
+        """TRL's per-token log-probs, each chunk of ``batch_size`` rows cut to its own longest
+        completion. TRL pads a process's whole generation batch to its longest completion, so one
+        32k runaway made every micro-batch cost 32k tokens in the old-log-prob, reference and loss
+        passes. Trailing padding columns change nothing before them (causal attention); the cut
+        columns come back as zeros, where the completion mask is 0 and no loss or metric reads them.
+        Multimodal batches go to TRL unchanged."""
+        if any(value is not None for value in multimodal.values()):
+            return super()._get_per_token_logps_and_entropies(
+                model, input_ids, attention_mask, logits_to_keep, batch_size, compute_entropy, compute_aux_loss,
+                **multimodal)
+        batch_size = batch_size or input_ids.size(0)
+        logps, entropies, aux_losses = [], [], []
+        for start in range(0, input_ids.size(0), batch_size):
+            ids, mask = input_ids[start:start + batch_size], attention_mask[start:start + batch_size]
+            completion = mask[:, -logits_to_keep:]
+            used = completion.any(dim=0).nonzero()
+            keep = int(used.max()) + 1 if len(used) else 1  # columns up to the chunk's longest completion
+            cut = logits_to_keep - keep
+            if cut:
+                ids, mask = ids[:, :-cut], mask[:, :-cut]
+            chunk_logps, chunk_entropies, aux = super()._get_per_token_logps_and_entropies(
+                model, ids, mask, keep, None, compute_entropy, compute_aux_loss)
+            logps.append(torch.nn.functional.pad(chunk_logps, (0, cut)))
+            if compute_entropy:
+                entropies.append(torch.nn.functional.pad(chunk_entropies, (0, cut)))
+            if compute_aux_loss:
+                aux_losses.append(aux)
+        return (torch.cat(logps), torch.cat(entropies) if compute_entropy else None,
+                torch.stack(aux_losses).mean() if compute_aux_loss else None)
+
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         if not return_outputs and self.model.training and self._zero_advantages_mean_zero_gradient():
             if bool((inputs["advantages"] == 0).all()):
