@@ -136,3 +136,14 @@ def test_the_recipe_as_it_ran_leaves_out_hardware_so_it_reloads_next_to_its_outp
     assert recipe.hardware == {"gpu": "H100-80GB", "accelerate_config": "accelerate/zero3.yaml"}
     (tmp_path / "recipe.yaml").write_text(recipe.to_yaml())
     assert load_recipe(tmp_path / "recipe.yaml", check_only=True).hardware is None
+
+
+def test_offload_is_sized_against_the_nodes_ram_and_more_nodes_share_it():
+    recipe = REPO / "recipes/distill/llama-3.3-70b-instruct.yaml"
+    (two_tb,) = plan_recipe(recipe)  # the recipe's hardware: one node with 2 TB
+    assert two_tb.fits and round(two_tb.host_need / 2**30) == 1774 and "of 2,048 GiB" in two_tb.verdict()
+    (one_tb,) = plan_recipe(recipe, hardware_overrides={"host_memory": "1TB"})
+    assert not one_tb.fits and one_tb.peak <= one_tb.budget  # the GPUs hold it, the host does not
+    assert "1,774 GiB of RAM per node" in one_tb.fix and "--num_machines" in one_tb.fix
+    (two_nodes,) = plan_recipe(recipe, hardware_overrides={"host_memory": "1TB"}, nodes=2)
+    assert two_nodes.fits and round(two_nodes.host_need / 2**30) == 887

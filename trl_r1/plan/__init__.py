@@ -158,6 +158,7 @@ def make_parser() -> argparse.ArgumentParser:
                         help="nodes (accelerate's --num_machines); without --gpus, each node has the accelerate "
                              "config's GPUs")
     parser.add_argument("--accelerate_config", help="accelerate config file: processes, ZeRO stage, offload")
+    parser.add_argument("--host_memory", help="CPU RAM per node, e.g. 2TB (checks what ZeRO offload keeps there)")
     parser.add_argument("--model_shape", help="plan as this model: a shipped id or a folder with config.json")
     parser.add_argument("--prompt_tokens", type=int, help="prompt length to assume (default: from the recipe, else 512)")
     parser.add_argument("--mfu", type=float, default=0.4, help="training's share of peak FLOPs (default 0.4)")
@@ -180,6 +181,8 @@ def main(argv: list[str]) -> int:
                                   ("gpus", gpus)) if v}
     if args.accelerate_config:
         hardware["accelerate_config"] = str(Path(args.accelerate_config).resolve())
+    if args.host_memory:
+        hardware["host_memory"] = args.host_memory
     options = Options(model_shape=args.model_shape, prompt_tokens=args.prompt_tokens, mfu=args.mfu)
     try:
         plans = plan_recipe(args.recipe, overrides, options, hardware, args.nodes)

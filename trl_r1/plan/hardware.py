@@ -41,7 +41,7 @@ GPUS = {
     "L40S-48GB": GPU("L40S-48GB", 44.4, 362.0, 0.86),
     "A6000-48GB": GPU("A6000-48GB", 47.5, 155.0, 0.77),
 }
-HARDWARE_KEYS = ("gpu", "gpus", "accelerate_config")
+HARDWARE_KEYS = ("gpu", "gpus", "accelerate_config", "host_memory")
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,7 @@ class Hardware:
     offload_optimizer: bool = False
     offload_params: bool = False
     accelerate_config: str | None = None
+    host_memory_gib: float | None = None  # CPU RAM per node, where ZeRO offload keeps its states
 
     @property
     def memory(self) -> float:
@@ -121,4 +122,21 @@ def from_recipe(hardware: dict | None, recipe_path: str | Path | None) -> Hardwa
         result = replace(result, accelerate_config=str(hardware["accelerate_config"]))
     if hardware.get("gpus"):
         result = replace(result, gpus=int(hardware["gpus"]))
+    if hardware.get("host_memory"):
+        result = replace(result, host_memory_gib=memory_gib(hardware["host_memory"], "host_memory"))
     return result
+
+
+def memory_gib(value, field: str = "host_memory") -> float:
+    """A memory size as GiB: a number (GiB) or text such as ``2TB``, ``1.5 TiB``, ``1024GB``
+    (TB and GB read as TiB and GiB: the figures servers are sold with).
+
+    >>> memory_gib("2TB"), memory_gib(512), memory_gib("1536 GiB")
+    (2048.0, 512.0, 1536.0)
+    """
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(T|G)i?B\s*", str(value), re.IGNORECASE)
+    if not match:
+        raise ValueError(f"hardware: {field} {value!r}: a size such as 2TB or 1024GB (per node)")
+    return float(match.group(1)) * (1024 if match.group(2).upper() == "T" else 1)

@@ -48,14 +48,23 @@ class StagePlan:
     per_step: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     fix: str | None = None
+    host_need: float = 0.0  # CPU RAM per node the offloaded states take (0: no offload)
 
     @property
     def peak(self) -> float:
         return sum(p.bytes for p in self.parts)
 
     @property
+    def host_fits(self) -> bool | None:
+        """Whether the offloaded states fit the nodes' RAM (None: no offload, or RAM not given)."""
+        host = self.hardware.host_memory_gib
+        if not self.host_need or host is None:
+            return None
+        return self.host_need <= host * GiB
+
+    @property
     def fits(self) -> bool:
-        return self.peak <= self.budget
+        return self.peak <= self.budget and self.host_fits is not False
 
     @property
     def tight(self) -> bool:
@@ -65,8 +74,13 @@ class StagePlan:
 
     def verdict(self) -> str:
         word = "DOES NOT FIT" if not self.fits else "fits, tightly" if self.tight else "fits"
-        return (f"{word}: peak {self.peak / GiB:.1f} GiB of {self.budget / GiB:.1f} GiB usable per GPU "
+        text = (f"{word}: peak {self.peak / GiB:.1f} GiB of {self.budget / GiB:.1f} GiB usable per GPU "
                 f"({self.hardware.gpu.name})")
+        if self.host_need:
+            host = self.hardware.host_memory_gib
+            text += (f"; host RAM {self.host_need / GiB:,.0f} GiB per node for the offloaded states, "
+                     + (f"of {host:,.0f} GiB" if host is not None else "unchecked (hardware: host_memory not given)"))
+        return text
 
     def to_text(self) -> str:
         lines = [f"== {self.name} ({self.kind}) on {self.hardware.describe()}",
@@ -158,7 +172,7 @@ def plan_training(recipe, name: str, hw: Hardware, shape: ModelShape, lineage: d
         return _plan_training(recipe, name, hw, shape, lineage, options, b, accum)
 
     plan = plan_for(batch, accumulation)
-    if not plan.fits:
+    if plan.peak > plan.budget:  # (the host RAM of offload has its own fix)
         unit = "completions" if kind == "grpo" else "sequences"
         derived = _get(recipe, "questions_per_step") is not None or _get(recipe, "sequences_per_step") is not None
         plan.fix = _batch_fix(plan_for, batch, accumulation, unit, derived) or _no_batch_fix(plan, hw)
@@ -232,8 +246,12 @@ def _plan_training(recipe, name, hw, shape, lineage, options, batch, accumulatio
     per_step.update(_step_time(recipe, kind, shape, hw, batch * hw.gpus * accumulation, seq, checkpointing,
                                options, rollouts))
     if hw.offload_optimizer or hw.offload_params:
-        notes.append(f"host RAM per node for the offloaded states: {memory.host_memory_for_offload(shape, hw) / GiB:,.0f} GiB "
-                     "(DeepSpeed's estimate)")
+        plan.host_need = memory.host_memory_for_offload(shape, hw)
+        notes.append(f"host RAM per node for the offloaded states: {plan.host_need / GiB:,.0f} GiB "
+                     "(DeepSpeed's estimate: 18 bytes a parameter with parameters offloaded, 16 without, x 1.5)")
+        if plan.host_fits is False:
+            plan.fix = (f"the offloaded states need {plan.host_need / GiB:,.0f} GiB of RAM per node and a node has "
+                        f"{hw.host_memory_gib:,.0f}: more nodes (--num_machines) share them")
     if seq > shape.max_position_embeddings > 0:
         notes.append(f"sequences of {seq:,} tokens exceed the model's max_position_embeddings "
                      f"({shape.max_position_embeddings:,}){' (rope_theta is changed, the limit is not)' if _get(recipe, 'rope_theta', None) else ''}")
