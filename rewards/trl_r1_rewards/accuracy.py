@@ -21,11 +21,9 @@ import functools
 from collections import Counter
 from typing import Any
 
-from math_verify import verify
-
 from .answers import is_prose, normalise_text, split_parts, stated_text
 from .base import Reward
-from .equivalence import answers_match, match_parts, parts_equal, verify_text, verify_whole
+from .equivalence import answers_match, match_parts, parts_equal, verify_parsed, verify_text, verify_whole
 from .extraction import extract_answer, gold_expression, parse_answer, parse_gold, read_answer, read_gold, unique_parts
 from .fast_path import fast_score, gold_number, plain_number
 from .parallel import Failure, default_num_workers, shared_pool
@@ -80,7 +78,7 @@ def _score_answer(gold: str, answers: tuple[str, ...] | None, boxed: bool) -> tu
     predicted = parse_answer(answer, boxed)
     if not predicted:
         return 0.0, "unparseable_answers"
-    return float(verify(gold_parsed, predicted, timeout_seconds=None)), None
+    return float(verify_parsed(gold_parsed, predicted)), None
 
 
 # What warms a worker up before its first item: a parse of each kind of answer fills the

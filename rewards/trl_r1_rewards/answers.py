@@ -34,6 +34,10 @@ _THOUSANDS = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
 _SEPARATOR = re.compile(r"\s*(?:[,;]|\\text\s*\{\s*(?:and|or)\s*\}|\\quad|\\qquad|\b(?:and|or)\b)\s*", re.IGNORECASE)
 _OPEN, _CLOSE = "([{", ")]}"
 _SET_LITERAL = re.compile(r"(?:\\left)?\\\{(.*?)(?:\\right)?\\\}", re.DOTALL)
+# What names the members of a set before it: "(x, y) \in", "x =", "S =".
+_NAMING = re.compile(r"\(?\s*[A-Za-z](?:_\{?\w+\}?)?(?:\s*,\s*[A-Za-z](?:_\{?\w+\}?)?)*\s*\)?\s*(?:=|\\in(?![A-Za-z]))\s*")
+# A part with one plus-or-minus sign is two answers (x = 1 \pm \sqrt{2}: x = 1 + \sqrt{2}, x = 1 - \sqrt{2}).
+_PLUS_MINUS = re.compile(r"\\(pm|mp)(?![A-Za-z])")
 # Brackets written as commands, seen as the bracket they are while splitting.
 _BRACKET_COMMANDS = re.compile(r"\\(langle|rangle|lbrace|rbrace|lvert|rvert)(?![A-Za-z])")
 _BRACKET_SHADOW = {"langle": "(", "rangle": ")", "lbrace": "(", "rbrace": ")", "lvert": "(", "rvert": ")"}
@@ -116,12 +120,17 @@ def split_parts(expression: str) -> list[str]:
     (['1', '-2'], ['(2, 2)', '(6, 2)'], ['x = 1', 'x = -2'])
     >>> split_parts("(1, 2)"), split_parts(r"\langle 1, 2 \rangle"), split_parts("1,000"), split_parts("Alice and Bob")
     (['(1, 2)'], ['\\langle 1, 2 \\rangle'], ['1,000'], ['Alice', 'Bob'])
-    >>> split_parts(r"\{2, 1\}"), split_parts(r"\left\{ 2, 1 \right\}")
-    (['2', '1'], ['2', '1'])
+    >>> split_parts(r"\{2, 1\}"), split_parts(r"\left\{ 2, 1 \right\}"), split_parts(r"(x, y) \in \{(1, 3), (4, 0)\}")
+    (['2', '1'], ['2', '1'], ['(1, 3)', '(4, 0)'])
+    >>> split_parts(r"x = 1 \pm \sqrt{2}"), split_parts(r"\frac{-1 \pm \sqrt{5}}{2}")
+    (['x = 1 + \\sqrt{2}', 'x = 1 - \\sqrt{2}'], ['\\frac{-1 + \\sqrt{5}}{2}', '\\frac{-1 - \\sqrt{5}}{2}'])
     """
     expression = expression.strip()
     if _THOUSANDS.fullmatch(expression):
         return [expression]
+    named = _NAMING.match(expression)
+    if named and _SET_LITERAL.fullmatch(expression, named.end()):  # (x, y) \in \{...\}: the set
+        expression = expression[named.end():]
     members = _SET_LITERAL.fullmatch(expression)
     if members and _balanced_set_braces(members.group(1)):  # a set's members are its parts
         expression = members.group(1)
@@ -143,11 +152,21 @@ def split_parts(expression: str) -> list[str]:
         position += 1
     parts.append(expression[start:])
     unique: dict[str, str] = {}
-    for part in parts:
+    for part in (signed for part in parts for signed in _both_signs(part)):
         part = part.strip()
         if part:
             unique.setdefault(re.sub(r"\s+", "", part), part)
     return list(unique.values())
+
+
+def _both_signs(part: str) -> list[str]:
+    r"""A part with one ``\pm`` (or ``\mp``) as its two answers, the upper sign first; any other
+    part as it is (two signs would be four answers, or a tolerance: left to math-verify)."""
+    signs = _PLUS_MINUS.findall(part)
+    if len(signs) != 1:
+        return [part]
+    upper, lower = ("+", "-") if signs[0] == "pm" else ("-", "+")
+    return [_PLUS_MINUS.sub(f" {sign} ", part).replace("  ", " ") for sign in (upper, lower)]
 
 
 def _balanced_set_braces(content: str) -> bool:

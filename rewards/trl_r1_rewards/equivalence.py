@@ -16,6 +16,52 @@ from .fast_path import fast_score
 from .shims import math_verify_call
 
 
+def same_expression(first: list, second: list) -> bool:
+    r"""Whether two math-verify parses hold the same expression once every sum and product in
+    them is rebuilt in sympy's canonical order (``k \cdot 2`` and ``2k``, ``\frac{1}{2^k}\sqrt{k}``
+    and ``\sqrt{k}\frac{1}{2^k}``): then they are equal, and math-verify, which for a sum over
+    symbolic bounds may take seconds to say so, is not asked.
+
+    >>> same_expression(parse_expression(r"\sum_{k=1}^{n} k \cdot 2"), parse_expression(r"\sum_{k=1}^{n} 2k"))
+    True
+    >>> same_expression(parse_expression(r"\sum_{k=1}^{n} 2k"), parse_expression(r"\sum_{k=1}^{n} 3k"))
+    False
+    """
+    import sympy
+
+    expressions = [[_canonical(e) for e in parsed if isinstance(e, sympy.Basic)] for parsed in (first, second)]
+    return any(a is not None and a == b for a in expressions[0] for b in expressions[1])
+
+
+def _canonical(expression):
+    """``expression`` with its sums and products (``Add``, ``Mul``) rebuilt, so evaluated: flat, in
+    sympy's order, ones and zeros dropped; every other node rebuilt unevaluated (never a power
+    computed). ``None`` if that fails."""
+    import sympy
+
+    try:
+        if expression.is_Atom:
+            return expression
+        args = tuple(_canonical(arg) for arg in expression.args)
+        if any(arg is None for arg in args):
+            return None
+        if isinstance(expression, (sympy.Add, sympy.Mul)):
+            return expression.func(*args)
+        if args == expression.args:
+            return expression
+        if isinstance(expression, (sympy.Sum, sympy.Product, sympy.Tuple, sympy.FiniteSet)):
+            return expression.func(*args)
+        return expression.func(*args, evaluate=False)  # a power, a function, an equation: as it stands
+    except Exception:  # noqa: BLE001 - no canonical form: math-verify decides
+        return None
+
+
+def verify_parsed(expected: list, predicted: list) -> bool:
+    """math-verify's verdict on two parses (:func:`same_expression` first)."""
+    return bool(expected and predicted and (same_expression(expected, predicted)
+                                            or verify(expected, predicted, timeout_seconds=None)))
+
+
 def parts_equal(a: str, b: str) -> bool:
     r"""Whether two single answers (bare expressions or words) are the same answer: words as
     normalised text, numbers exactly, the rest by math-verify.
@@ -33,8 +79,7 @@ def parts_equal(a: str, b: str) -> bool:
     settled = fast_score((a, (b,), True))
     if settled is not None:
         return settled[0] == 1.0
-    expected, predicted = parse_gold(a), parse_gold(b)  # a box may hold $..$ too: read both as golds are
-    return bool(expected and predicted and verify(expected, predicted, timeout_seconds=None))
+    return verify_parsed(parse_gold(a), parse_gold(b))  # a box may hold $..$ too: read both as golds are
 
 
 def _digits_for_words(expression: str) -> str:
@@ -95,8 +140,7 @@ def answers_match(a: str, b: str) -> bool:
         if MATH_DELIMITERS.search(a) or MATH_DELIMITERS.search(b):
             if max(nesting_depth(a), nesting_depth(b)) > MAX_NESTING:
                 return False
-            first, second = parse_gold(a), parse_gold(b)
-            return bool(first and second and verify(first, second, timeout_seconds=None))
+            return verify_parsed(parse_gold(a), parse_gold(b))
         if too_costly(a) or too_costly(b):
             return False
         parts_a, parts_b = split_parts(a), split_parts(b)
@@ -111,8 +155,7 @@ def verify_whole(expected: str, answer: str) -> float:
     """Two multi-part answers, each read whole as one expression by math-verify."""
     if too_costly(answer):
         return 0.0
-    first, second = parse_expression(expected), parse_expression(answer)
-    return float(bool(first and second and verify(first, second, timeout_seconds=None)))
+    return float(verify_parsed(parse_expression(expected), parse_expression(answer)))
 
 
 def verify_text(expected: str, text: str) -> tuple[float, str | None]:
@@ -120,4 +163,4 @@ def verify_text(expected: str, text: str) -> tuple[float, str | None]:
     predicted = parse_answer(text, boxed=False)
     if not predicted:
         return 0.0, "unparseable_answers"
-    return float(verify(parse_expression(expected), predicted, timeout_seconds=None)), None
+    return float(verify_parsed(parse_expression(expected), predicted)), None

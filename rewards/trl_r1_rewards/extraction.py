@@ -12,7 +12,7 @@ import re
 from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse
 
 from .answers import MAX_PARTS, is_prose, normalise_text, number_from_words, split_parts
-from .text import answer_region, completion_text, final_boxes, last_boxed
+from .text import answer_region, boxed_spans, completion_text, final_boxes, last_boxed
 
 # Without a \boxed{}, only the end of the answer region is parsed: that is where answers are,
 # and it bounds the work on a megabyte of rambling.
@@ -22,9 +22,19 @@ MATH_DELIMITERS = re.compile(r"(?<!\\)\$|\\\(|\\\[")
 MAX_PROSE_WORDS = 3
 
 
+# Where a sum's or product's bounds are typeset (\sum\limits_{k=1}^{n}): latex2sympy cannot read it.
+_LIMITS = re.compile(r"\\(?:no)?limits(?![A-Za-z])")
+
+
 @functools.lru_cache(maxsize=4096)
 def parse_expression(expr: str) -> list:
-    """A bare LaTeX expression, as math-verify reads it between ``$...$`` (plain text after)."""
+    r"""A bare LaTeX expression, as math-verify reads it between ``$...$`` (plain text after);
+    ``\limits`` dropped.
+
+    >>> parse_expression(r"\sum\limits_{k=1}^{n} k")[0]
+    Sum(k, (k, 1, n))
+    """
+    expr = _LIMITS.sub("", expr)
     return parse(f"${expr}$", [LatexExtractionConfig()], parsing_timeout=None) or parse(
         expr, [ExprExtractionConfig()], parsing_timeout=None
     )
@@ -74,10 +84,12 @@ def read_gold(gold: str) -> tuple[str, tuple[str, ...]]:
     (('parts', ('1', '-2')), ('parts', ('(2, 2)', '(6, 2)')))
     >>> read_gold(r"\text{The Alice}"), read_gold(r"\frac{1}{2}"), read_gold("It is forty two.")
     (('prose', ('alice',)), ('math', ()), ('none', ()))
-    >>> read_gold("forty two")
-    ('number', ('42',))
+    >>> read_gold("forty two"), read_gold(r"\boxed{3} apples and \boxed{5} pears")
+    (('number', ('42',)), ('parts', ('3', '5')))
+
+    A gold has no corrections: each of its boxes is part of the answer, whatever stands between.
     """
-    boxes = final_boxes(gold)
+    boxes = [gold[start:end] for _, start, end in boxed_spans(gold)]
     if not boxes and MATH_DELIMITERS.search(gold):  # delimited math inside prose: math-verify finds it
         return "math", ()
     expressions = boxes or [gold]

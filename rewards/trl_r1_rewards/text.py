@@ -190,25 +190,44 @@ def last_boxed(text: str) -> str | None:
 
 
 # What may stand between the boxes of one answer: spaces, commas, "and"/"or" (plain or in
-# \text{}), LaTeX spacing, math delimiters, and a variable being named ("x = ", "a_1 = ").
+# \text{}), LaTeX spacing and line breaks, math delimiters, and variables being named ("x = ",
+# "a_1 = ", "(x, y) = ").
+_VARIABLE = r"\\?[A-Za-z](?:_\{?\w+\}?)?"
 _BETWEEN_PARTS = re.compile(
-    r"(?:\s|[,;&]|\$|\\[()\[\]]|\\(?:quad|qquad|[,;:! ])|\\text\s*\{\s*(?:and|or|,)?\s*\}|\b(?:and|or)\b"
-    r"|\\?[A-Za-z](?:_\{?\w+\}?)?\s*=)*",
+    r"(?:\s|[,;&]|\$|\\[()\[\]]|\\(?:quad|qquad|[,;:! ])|\\\\|\\text\s*\{\s*(?:and|or|,)?\s*\}|\b(?:and|or)\b"
+    rf"|{_VARIABLE}\s*=|\(\s*{_VARIABLE}(?:\s*,\s*{_VARIABLE})+\s*\)\s*=)*",
+    re.IGNORECASE,
+)
+# Or a few words that name what the boxes count ("\boxed{3} apples and \boxed{5} pears"), as
+# long as they do not take an answer back: a correction's box ends the answer alone.
+MAX_WORDS_BETWEEN_PARTS = 60  # characters
+_CORRECTION = re.compile(
+    r"\b(?:no|not|wait|actually|instead|rather|but|however|hmm+|oops|sorry|wrong|mistake|incorrect|correct(?:ion|ed)?"
+    r"|recheck|re-?check|check|verify|again|scratch|ignore|redo|error|so|therefore|thus|hence|final|answer)\b|[?!]|\\boxed",
     re.IGNORECASE,
 )
 
 
+def _between_parts(gap: str) -> bool:
+    """Whether ``gap``, the text between two boxes, keeps them in one answer."""
+    if _BETWEEN_PARTS.fullmatch(gap):
+        return True
+    return len(gap) <= MAX_WORDS_BETWEEN_PARTS and "\n\n" not in gap and not _CORRECTION.search(gap)
+
+
 def final_boxes(text: str) -> list[str]:
     r"""Contents of the final group of boxes: the last box and the boxes before it that only
-    spaces, commas, "and"/"or", math delimiters or ``x =`` separate from it. ``[]``: no box.
+    spaces, commas, "and"/"or", math delimiters, ``x =`` or a few words naming what they count
+    separate from it. ``[]``: no box.
 
-    A multi-part answer boxes each part (``\boxed{1} and \boxed{-2}``); a correction does not
-    join its boxes (``\boxed{3}, no wait, \boxed{5}`` ends with ``5`` alone).
+    A multi-part answer boxes each part (``\boxed{1} and \boxed{-2}``, ``\boxed{3} apples and
+    \boxed{5} pears``); a correction does not join its boxes (``\boxed{3}, no wait, \boxed{5}``
+    ends with ``5`` alone), nor does a conclusion (``\boxed{3}, so the answer is \boxed{5}``).
 
     >>> final_boxes(r"So $x = \boxed{1}$ and $x = \boxed{-2}$.")
     ['1', '-2']
-    >>> final_boxes(r"\boxed{3}, no wait, \boxed{5}")
-    ['5']
+    >>> final_boxes(r"\boxed{3}, no wait, \boxed{5}"), final_boxes(r"\boxed{3} apples and \boxed{5} pears")
+    (['5'], ['3', '5'])
     """
     spans = boxed_spans(text)
     if not spans:
@@ -216,7 +235,7 @@ def final_boxes(text: str) -> list[str]:
     group = [spans[-1]]
     for span in reversed(spans[:-1]):
         gap = text[span[2] + 1:group[0][0]]
-        if not _BETWEEN_PARTS.fullmatch(gap):
+        if not _between_parts(gap):
             break
         group.insert(0, span)
     return [text[start:end] for _, start, end in group]
