@@ -69,6 +69,7 @@ AMID_WORDS = [
     # a correction, or a conclusion, still ends the answer with its own box
     (r"\boxed{4} red marbles and \boxed{9} blue marbles", r"\boxed{4}, no wait, \boxed{9}", 0.0),
     (r"\boxed{4} red marbles and \boxed{9} blue marbles", r"\boxed{4} is too few, so the answer is \boxed{9}", 0.0),
+    (r"\boxed{4} red marbles and \boxed{9} blue marbles", r"\boxed{4} doesn't fit; \boxed{9}", 0.0),
 ]
 
 

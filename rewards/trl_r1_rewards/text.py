@@ -203,7 +203,8 @@ _BETWEEN_PARTS = re.compile(
 MAX_WORDS_BETWEEN_PARTS = 60  # characters
 _CORRECTION = re.compile(
     r"\b(?:no|not|wait|actually|instead|rather|but|however|hmm+|oops|sorry|wrong|mistake|incorrect|correct(?:ion|ed)?"
-    r"|recheck|re-?check|check|verify|again|scratch|ignore|redo|error|so|therefore|thus|hence|final|answer)\b|[?!]|\\boxed",
+    r"|recheck|re-?check|check|verify|again|scratch|ignore|redo|error|fail\w*|invalid|impossible|discard\w*|reject\w*"
+    r"|so|therefore|thus|hence|final|answer)\b|n['’]t\b|[?!]|\\boxed",
     re.IGNORECASE,
 )
 
