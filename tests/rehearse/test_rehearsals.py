@@ -138,3 +138,16 @@ def test_a_rank_killed_mid_step_resumes_from_the_last_complete_checkpoint(tmp_pa
     assert json.loads((run_dir / "trainer_state.json").read_text())["global_step"] == 6
     steps = [json.loads(l)["step"] for l in (run_dir / "metrics.jsonl").read_text().splitlines() if "reward" in l]
     assert sorted(set(steps)) == [1, 2, 3, 4, 5, 6] and len(steps) == 6  # nothing lost, nothing logged twice
+
+
+VARIANTS_AND_ONE_GPU = sorted(str(p.relative_to(REPO)) for folder in ("variants", "one_gpu")
+                              for p in (REPO / "recipes" / folder).glob("*.yaml"))
+
+
+@pytest.mark.parametrize("recipe", VARIANTS_AND_ONE_GPU)
+def test_the_variant_and_one_gpu_recipes_rehearse_with_their_engines(tmp_path, recipe):
+    """DAPO's, Dr. GRPO's and GSPO's settings under ZeRO-3 with vLLM; LoRA with vLLM colocated in one
+    process (tests/rehearse/test_without_engines.py runs them here without vLLM and DeepSpeed)."""
+    table = rehearse(recipe, tmp_path)
+    assert f"| {Path(recipe).stem} | grpo | ok |" in table
+    assert "rollouts: vLLM colocate" in table

@@ -98,3 +98,15 @@ def test_a_recipe_stating_its_steps_size_is_scaled_to_one_micro_batch_per_rehear
     with at_launch_size(2):  # as in each of the rehearsal's two processes
         args = load_recipe(None, values=new, check_only=True).configs[1]
     assert args.gradient_accumulation_steps == 1
+
+
+def test_a_rollout_of_several_steps_is_rehearsed_as_two_the_second_off_policy(tmp_path):
+    """DAPO's 8,192-completion rollout (16 steps) would take a rehearsal hours; two steps keep
+    what it tests: a step trained on completions an earlier policy sampled."""
+    original = _recipe("recipes/variants/zero_dapo.yaml")
+    values, notes = scale("grpo", original, tmp_path, "zero_dapo", processes=2)
+    per_step = values["per_device_train_batch_size"] * 2
+    assert values["generation_batch_size"] == 2 * per_step and values["questions_per_step"] * 4 == per_step
+    assert ("generation_batch_size", 8192, 2 * per_step, "two optimizer steps per rollout") in notes
+    for kept in ("epsilon", "epsilon_high", "loss_type", "mask_truncated_completions", "group_filter_reward"):
+        assert values[kept] == original[kept], kept

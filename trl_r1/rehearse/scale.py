@@ -77,6 +77,12 @@ def scale(kind: str, values: dict[str, Any], workdir: Path, name: str, overrides
                f"one micro-batch per process of {processes} (accumulation is derived)")
     if "sequences_per_step" in values:
         change("sequences_per_step", per_device * processes, f"one micro-batch per process of {processes}")
+    # A rollout trained in several optimizer steps (DAPO's, GSPO's): two here, so that the second
+    # trains off-policy (clip ranges and sequence-level ratios act), on one micro-batch each.
+    if "generation_batch_size" in values:
+        change("generation_batch_size", 2 * per_device * processes, "two optimizer steps per rollout")
+    if "steps_per_generation" in values:
+        change("steps_per_generation", 2, "two optimizer steps per rollout")
     if kind in ("grpo", "sft", "reward_model"):
         if values.get("attn_implementation") in _ATTENTION:
             change("attn_implementation", "sdpa", "no flash-attention kernels on CPU")
