@@ -73,7 +73,7 @@ def test_more_training_nodes_keep_the_recipes_32_questions_x_16_completions_a_st
     assert result.returncode == 0, result.stderr
     processes = 8 * training_nodes
     assert f"valid `grpo` recipe at {processes} processes" in result.stderr
-    assert (f"per step: questions 32, completions 512 (1 x {64 // training_nodes} accumulation x {processes} "
+    assert (f"per step: questions 32, completions 512 (2 x {32 // training_nodes} accumulation x {processes} "
             "processes)") in result.stderr
     launch = shlex.split(result.stdout.splitlines()[1].split(": ", 1)[1])
     assert launch[launch.index("--num_processes") + 1] == str(processes)

@@ -62,7 +62,9 @@ def test_a_pipeline_is_planned_link_by_link_with_each_links_own_hardware():
     assert {p.model.name for p in plans} == {"Qwen/Qwen2.5-7B", "Qwen/Qwen2.5-1.5B-Instruct"}
     assert [p.hardware.gpus for p in plans] == [8, 8, 1, 8, 8, 8, 8, 8]
     stage4 = plans[-1]
-    assert {p.name for p in stage4.parts} >= {"reward model (helpfulness)", "reward model (safety)", "vLLM (colocated)"}
+    # two sequences per micro-batch while vLLM sleeps: the loss pass, beside the reward models, is the peak
+    assert {p.name for p in stage4.parts} >= {"reward model (helpfulness)", "reward model (safety)", "activations"}
+    assert any("vLLM holds" in note for note in stage4.notes)
 
 
 def test_the_70b_distill_does_not_fit_without_offload():

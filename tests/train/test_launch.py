@@ -11,7 +11,7 @@ from trl_r1.train.launch import at_launch_size
 ZERO = REPO / "recipes" / "zero.yaml"
 
 
-@pytest.mark.parametrize(("processes", "accumulation"), [(8, 64), (16, 32), (32, 16)])
+@pytest.mark.parametrize(("processes", "accumulation"), [(8, 32), (16, 16), (32, 8)])
 def test_questions_per_step_derives_accumulation_from_the_launchs_processes(processes, accumulation, monkeypatch):
     from trl_r1.train.launch import launch_processes
 
@@ -50,11 +50,11 @@ def test_plan_on_two_nodes_states_the_same_32_questions_x_16_completions_as_one(
     (one,), (two,) = json.loads(one.stdout), json.loads(two.stdout)
     assert (one["per_step"]["questions"], one["per_step"]["completions"]) == ("32", "512")
     assert (two["per_step"]["questions"], two["per_step"]["completions"]) == ("32", "512")
-    assert one["per_step"]["layout"] == "1 x 64 accumulation x 8 processes"
-    assert two["per_step"]["layout"] == "1 x 32 accumulation x 16 processes" and "16x" in two["hardware"]
+    assert one["per_step"]["layout"] == "2 x 32 accumulation x 8 processes"
+    assert two["per_step"]["layout"] == "2 x 16 accumulation x 16 processes" and "16x" in two["hardware"]
 
 
 def test_check_takes_the_launchs_size_as_accelerate_names_it():
     result = run_cli("check", str(ZERO), "--report_to", "none", "--num_processes", "32", "--num_machines", "4")
     assert "valid `grpo` recipe at 32 processes" in result.stdout
-    assert "per step: questions 32, completions 512 (1 x 16 accumulation x 32 processes)" in result.stdout
+    assert "per step: questions 32, completions 512 (2 x 8 accumulation x 32 processes)" in result.stdout

@@ -137,13 +137,14 @@ def with_prefill(name: str, options: dict, prefilled: bool) -> dict:
     >>> with_prefill("format", {"template": "r1"}, True), with_prefill("accuracy", {}, True)
     ({'template': 'r1', 'think_prefilled': True}, {})
     """
+    import inspect
+
     from trl_r1_rewards import reward_factory
-    from trl_r1_rewards.registry import accepted_parameters
 
     if not prefilled or PREFILL_OPTION in options:
         return options
     try:
-        takes = PREFILL_OPTION in accepted_parameters(reward_factory(name))
+        takes = PREFILL_OPTION in inspect.signature(reward_factory(name)).parameters
     except KeyError:  # an unknown name fails where the reward loads, with the names that exist
         return options
     return {**options, PREFILL_OPTION: True} if takes else options

@@ -242,6 +242,18 @@ def _plan_training(recipe, name, hw, shape, lineage, options, batch, accumulatio
         generating = states + [p for p in generation_phase if p not in states]
         if sum(p.bytes for p in generating) > plan.peak:  # generation is the peak: show its parts instead
             plan.parts = generating
+    if kind == "grpo" and _get(recipe, "sync_ref_model", False) and _get(recipe, "beta", 0.0) > 0:
+        # TRL's SyncRefModelCallback under ZeRO-3 gathers the whole policy and the whole reference
+        # on every GPU to mix them, every ref_model_sync_steps steps, between the training passes.
+        states = [p for p in parts if not p.name.startswith(("activations", "loss head", "vLLM"))]
+        gathered = 2 * shape.params * (2 if hw.zero_stage == 3 and hw.distributed == "DEEPSPEED" else 0)
+        if gathered:
+            syncing = states + [Part("reference sync (gathered)", gathered,
+                                     f"policy + reference, bf16, whole, every {_get(recipe, 'ref_model_sync_steps')} "
+                                     "steps")]
+            notes.append(f"reference-model sync: {gathered / GiB:.1f} GiB gathered on every GPU for a moment")
+            if sum(p.bytes for p in syncing) > plan.peak:
+                plan.parts = syncing
     per_step["tokens (at most)"] = f"{batch * hw.gpus * accumulation * seq:,}"
     per_step.update(_step_time(recipe, kind, shape, hw, batch * hw.gpus * accumulation, seq, checkpointing,
                                options, rollouts))
