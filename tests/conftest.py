@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,25 @@ from helpers import (  # noqa: F401  (re-exported)
     tiny_recipe,
     write_recipe,
 )
+
+
+ENGINES = ("vllm", "deepspeed")  # what an `engines`-marked test runs on (.ci/run's engines environment)
+
+
+def pytest_runtest_setup(item):
+    """An `engines` test FAILS where the engines cannot be imported: a skip would let a CI whose
+    engines environment broke pass green with nothing run. The default run deselects these tests."""
+    if item.get_closest_marker("engines") is None:
+        return
+    for name in ENGINES:
+        try:
+            importlib.import_module(name)
+            continue
+        except Exception as error:  # ImportError, or an engine broken at import (a mismatched torch)
+            failure = f"{type(error).__name__}: {error}"
+        pytest.fail(f"{item.nodeid} is marked `engines` but `import {name}` failed ({failure}). Run `-m engines` "
+                    f"in the engines environment that .ci/run builds (pip install -e '.[dev,rehearse]'), or leave "
+                    f"`-m engines` out.", pytrace=False)
 
 
 @pytest.fixture

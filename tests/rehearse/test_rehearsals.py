@@ -17,9 +17,7 @@ from pathlib import Path
 import pytest
 from helpers import REPO
 
-pytestmark = pytest.mark.engines
-pytest.importorskip("vllm")
-pytest.importorskip("deepspeed")
+pytestmark = pytest.mark.engines  # fails, not skips, without vLLM and DeepSpeed (tests/conftest.py)
 
 
 def rehearse(recipe: str, out: Path, *extra: str, check: bool = True) -> str:

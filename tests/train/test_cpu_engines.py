@@ -53,7 +53,6 @@ def build_tied_model(path: Path) -> Path:
 
 @engines
 def test_after_a_weight_sync_the_cpu_engine_samples_with_the_trainers_log_probs(tmp_path):
-    pytest.importorskip("vllm")
     model = build_tied_model(tmp_path / "tied")
     result = subprocess.run([sys.executable, str(Path(__file__).with_name("sync_gap.py")), str(model)],
                             capture_output=True, text=True, timeout=600,
