@@ -1,8 +1,9 @@
-"""The examples run for real: the third-party reward plugin is pip-installed into this
-environment and used by name through ``python -m trl_r1``; the plain TRL script trains a step.
+"""The examples run for real: the third-party reward plugin is pip-installed (into a folder of
+its own, never into the environment running the tests) and used by name through
+``python -m trl_r1``; the plain TRL script trains a step.
 
-Everything that must see the freshly installed entry point runs in a new interpreter: entry
-points are read from installed metadata, which an already running process may have cached.
+Everything that uses the plugin runs in a new interpreter with that folder on ``PYTHONPATH``: its
+entry point is read from the installed metadata there, as from any installed distribution.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from helpers import REPO, run_cli, tiny_recipe, write_recipe
+from helpers import REPO, tiny_recipe, write_recipe
 
 EXAMPLES = REPO / "examples"
 PLUGIN_DIST = "trl-r1-example-reward-plugin"
@@ -28,23 +29,32 @@ def pip(*args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=120)
 
 
-def python(*argv: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    """``python ARGV`` in a fresh interpreter (offline); fails the test on a non-zero exit."""
-    result = subprocess.run([sys.executable, *argv], capture_output=True, text=True, timeout=timeout, env=ENV, cwd=REPO)
+def python(*argv: str, timeout: float = 300, path: Path | None = None) -> subprocess.CompletedProcess:
+    """``python ARGV`` in a fresh interpreter (offline; ``path`` first on ``PYTHONPATH``); fails
+    the test on a non-zero exit."""
+    env = ENV if path is None else {**ENV, "PYTHONPATH": os.pathsep.join(filter(None, [str(path), ENV.get("PYTHONPATH")]))}
+    result = subprocess.run([sys.executable, *argv], capture_output=True, text=True, timeout=timeout, env=env, cwd=REPO)
     assert result.returncode == 0, f"exit {result.returncode}\nstdout:\n{result.stdout[-3000:]}\nstderr:\n{result.stderr[-5000:]}"
     return result
 
 
 @pytest.fixture(scope="module")
-def reward_plugin(tmp_path_factory) -> str:
-    """examples/reward_plugin, really pip-installed (from a copy, so the build leaves nothing
-    in the repository); uninstalled again at teardown so that every run starts clean."""
+def reward_plugin(tmp_path_factory) -> Path:
+    """examples/reward_plugin, really pip-installed (from a copy, so the build leaves nothing in
+    the repository) into a folder of its own (``--target``): the folder to put on ``PYTHONPATH``.
+    The running environment is never changed (tested)."""
     source = tmp_path_factory.mktemp("plugin") / "reward_plugin"
     shutil.copytree(EXAMPLES / "reward_plugin", source)
-    installed = pip("install", "--no-deps", "--no-build-isolation", "--force-reinstall", str(source))
+    target = tmp_path_factory.mktemp("plugin-site")
+    installed = pip("install", "--no-deps", "--no-build-isolation", "--target", str(target), str(source))
     assert installed.returncode == 0, installed.stdout + installed.stderr
-    yield PLUGIN_DIST
-    pip("uninstall", "-y", PLUGIN_DIST)
+    assert any(target.glob("*.dist-info/entry_points.txt")), "the plugin was installed without its entry points"
+    return target
+
+
+def test_the_plugin_is_not_installed_in_the_environment_running_the_tests(reward_plugin):
+    assert pip("show", PLUGIN_DIST).returncode != 0
+    assert "brevity" not in python("-c", "from trl_r1_rewards import available_rewards; print(available_rewards())").stdout
 
 
 def read_metrics(output_dir: Path) -> list[dict]:
@@ -69,7 +79,7 @@ def test_installed_plugin_is_found_by_name(reward_plugin):
             "garbage": reward(prompts=[None, 3], completions=[None, {"content": 5}]),
             "error": error,
         }))
-    """))
+    """), path=reward_plugin)
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert "brevity" in result["available"] and "accuracy" in result["available"]
     assert result["name"] == "brevity"
@@ -80,7 +90,7 @@ def test_installed_plugin_is_found_by_name(reward_plugin):
 
 def test_recipe_trains_with_plugin_reward_by_name(reward_plugin, tiny_model, tmp_path):
     recipe = tiny_recipe(tiny_model, tmp_path / "out", rewards=["accuracy", {"name": "brevity", "kwargs": {"target_chars": 20}}])
-    run_cli(str(write_recipe(tmp_path / "r.yaml", recipe)), timeout=120)
+    python("-m", "trl_r1", str(write_recipe(tmp_path / "r.yaml", recipe)), timeout=120, path=reward_plugin)
     logged = [m for m in read_metrics(tmp_path / "out") if "rewards/brevity/mean" in m]
     assert logged, "rewards/brevity/mean was never logged"
     assert all(0.0 <= m["rewards/brevity/mean"] <= 1.0 for m in logged)
@@ -96,7 +106,7 @@ def test_plugin_scorer_runs_through_evaluate_with_cons_at_k(reward_plugin, tiny_
         "stage": "evaluate", "model_name_or_path": str(tiny_model), "dataset_name": str(data),
         "problem_column": "question", "answer_column": "gold", "scorer": "exact_answer", "num_samples": 2,
         "max_new_tokens": 8, "backend": "transformers", "dtype": "float32", "output_dir": str(tmp_path / "out")})
-    python("-m", "trl_r1", str(recipe), timeout=300)
+    python("-m", "trl_r1", str(recipe), timeout=300, path=reward_plugin)
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert "cons@2" in metrics and metrics["pass@1"] == 0.0  # a random tiny model never writes "Answer: Paris"
     samples = [json.loads(line) for line in (tmp_path / "out" / "samples.jsonl").read_text().splitlines()]
@@ -105,7 +115,7 @@ def test_plugin_scorer_runs_through_evaluate_with_cons_at_k(reward_plugin, tiny_
         from trl_r1_rewards import load_reward
         reward = load_reward("exact_answer")
         print(json.dumps([reward.final_answer(c) for c in {[s["completion"] for s in samples]!r}]))
-    """))
+    """), path=reward_plugin)
     assert [s["answer"] for s in samples] == json.loads(check.stdout.strip().splitlines()[-1])
 
 
