@@ -9,7 +9,7 @@ import socket
 from pathlib import Path
 
 import pytest
-from helpers import JudgeServer, run_cli, run_recipe, write_recipe
+from helpers import REPO, JudgeServer, run_cli, run_recipe, write_recipe
 from trl_r1_rewards import load_reward
 from trl_r1_rewards.text import full_response
 
@@ -353,3 +353,32 @@ def test_validation_names_the_field(tmp_path):
                        ({"model_name_or_path": None}, "model_name_or_path"), ({"temperature": 0.0}, "temperature")]:
         with pytest.raises(RecipeError, match=field):
             load_recipe(None, values={**values, **bad})
+
+
+@pytest.mark.slow
+def test_every_process_of_a_launch_samples_its_share_and_the_merge_is_the_one_process_result(
+        tiny_model, tagged_judge, tmp_path):
+    """`accelerate launch` with 2 processes: the 3 batches of 2 prompts go 2 to one process and 1 to
+    the other (uneven), each writes its part, the main process merges them in question order:
+    the samples and the dataset are exactly those of one process (a batch's seed is its first
+    prompt's index, whoever samples it)."""
+    import os
+    import subprocess
+    import sys
+
+    data = tmp_path / "prompts.jsonl"
+    data.write_text("".join(json.dumps(p) + "\n" for p in PROMPTS))
+    one, two = tmp_path / "one", tmp_path / "two"
+    run_cli(str(write_recipe(tmp_path / "one.yaml", sample_recipe(tiny_model, data, one, tagged_judge.url))))
+    recipe = write_recipe(tmp_path / "two.yaml", sample_recipe(tiny_model, data, two, tagged_judge.url))
+    result = subprocess.run(
+        [sys.executable, "-m", "accelerate.commands.launch", "--config_file",
+         str(REPO / "recipes/accelerate/cpu_2proc.yaml"), "-m", "trl_r1", str(recipe)],
+        cwd=REPO, capture_output=True, text=True, timeout=600,
+        env={**os.environ, "TOKENIZERS_PARALLELISM": "false", "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"})
+    assert result.returncode == 0, result.stderr[-5000:]
+    assert "[1/2]" in result.stderr and "[2/2]" in result.stderr  # both processes sampled
+    assert (one / "samples.jsonl").read_text() == (two / "samples.jsonl").read_text()
+    assert not list(two.glob("samples.part*"))
+    assert json.loads((one / "stats.json").read_text()) == json.loads((two / "stats.json").read_text())
+    assert result.stdout.count("Outputs:") == 1

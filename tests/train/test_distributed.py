@@ -20,7 +20,7 @@ def test_accelerate_launch_two_cpu_processes(tiny_model, tmp_path):
     # in the training step's all-reduce while the other generates).
     recipe = write_recipe(tmp_path / "r.yaml", tiny_recipe(
         tiny_model, out, max_steps=2, per_device_train_batch_size=4, group_filter_reward="accuracy",
-        dynamic_sampling_redraws=2))
+        dynamic_sampling_redraws=2, save_steps=2))
     result = subprocess.run(
         [sys.executable, "-m", "accelerate.commands.launch", "--config_file",
          str(REPO / "recipes/accelerate/cpu_2proc.yaml"), "-m", "trl_r1", str(recipe)],

@@ -86,7 +86,9 @@ def accelerate_config(path: Path | None, processes: int | None, notes: list) -> 
     changes = {"num_processes": wanted, "num_machines": 1, "machine_rank": 0, "use_cpu": True,
                "mixed_precision": "no"}
     if config.get("distributed_type") in ("MULTI_GPU", "MULTI_NPU", "MULTI_XPU", "FSDP"):
-        changes["distributed_type"] = "MULTI_CPU" if wanted > 1 else "NO"
+        # accelerate 1.16 launches MULTI_CPU as one process; MULTI_GPU with use_cpu goes through
+        # torchrun and the processes join over gloo (recipes/accelerate/cpu_2proc.yaml)
+        changes["distributed_type"] = "MULTI_GPU" if wanted > 1 else "NO"
     for key, value in changes.items():
         if config.get(key) != value:
             notes.append(("accelerate", key, config.get(key), value, "this machine"))

@@ -31,6 +31,7 @@ from ..generation.judge import EndpointJudge, LocalJudge
 from ..generation.loop import check_settings, read_samples, sample_questions
 from ..data.templates import think_prefilled_by
 from ..generation.scoring import load_scorer, reads_gold
+from ..generation.shards import finish_part, merge_parts, my_batches, own_gpus, part_path, this_shard
 from ..models import resolve_model
 from ..train.hub import push_dataset
 
@@ -74,8 +75,13 @@ class SampleConfig(GenerationArguments):
             a `decontaminate_ngram`-word n-gram with one of their questions (`decontaminate_column`)
             are dropped.
         push_to_hub / hub_dataset_id / hub_private_repo: upload the dataset and its stats to the Hub.
+        merge_timeout_s (`float`, defaults to 86400): under `accelerate launch` every process samples
+            its share of the prompts (`trl_r1.generation.shards`); how long the main process waits
+            for the others to finish before it merges their parts.
     """
 
+    merge_timeout_s: float = field(
+        default=86400.0, metadata={"help": "Seconds the main process waits for the other processes' samples."})
     dataset_split: str = field(default="train", metadata={"help": "Split of the prompts."})
     answer_column: str = field(default="solution", metadata={"help": "Column holding the gold answer."})
     task_column: str = field(default="task", metadata={"help": "Column naming the task; `code` rows may use code blocks."})
@@ -183,8 +189,13 @@ def run(recipe) -> dict:
     check_settings(output_dir, config.settings(), SAMPLES_FILE, SETTINGS_FILE)
     rows = load_prompts(config)
     samples_path = output_dir / SAMPLES_FILE
+    shard = this_shard()  # under `accelerate launch`, every process samples its share of the prompts
     done = read_samples(samples_path, config.num_samples)
-    todo = [i for i in range(len(rows)) if i not in done]
+    todo = my_batches([i for i in range(len(rows)) if i not in done], config.batch_size, shard)
+    if shard.world > 1:  # this process's own questions of an interrupted run of the same size
+        own = read_samples(part_path(samples_path, shard), config.num_samples)
+        todo = [i for i in todo if i not in own]
+        done = {**done, **own}
     if done:
         print(f"Resuming: {len(done)} of {len(rows)} prompts already sampled in {samples_path}")
 
@@ -198,13 +209,21 @@ def run(recipe) -> dict:
         language = None
         if config.language_threshold is not None:
             language = load_reward("language_consistency", **config.language_kwargs)
-        backend = make_backend(config.backend, resolve_model(config.model_name_or_path), config.dtype,
-                               config.max_model_len, config.tensor_parallel_size)
+        with own_gpus(shard, config.tensor_parallel_size):
+            backend = make_backend(config.backend, resolve_model(config.model_name_or_path), config.dtype,
+                                   config.max_model_len, config.tensor_parallel_size)
         prompts = [config.prompt(r[config.problem_column]) for r in rows]
         sample_questions(
             backend, prompts, todo, config.sampling, config.batch_size,
             lambda i, prompt, completions: review(config, i, rows[i], prompt, completions, scorer, language, judge),
-            samples_path, done, desc=f"sample {config.dataset_name}")
+            part_path(samples_path, shard), done,
+            desc=f"sample {config.dataset_name}" + (f" [{shard.rank + 1}/{shard.world}]" if shard.world > 1 else ""))
+    finish_part(samples_path, shard)
+    if not shard.main:
+        return {}  # the main process merges every part and builds the dataset
+    if shard.world > 1:
+        merge_parts(samples_path, shard, config.merge_timeout_s)
+        done = read_samples(samples_path, config.num_samples)
 
     records = [r for i in range(len(rows)) for r in done[i]]
     dataset, stats = build_dataset(config, records, len(rows), index, general_pool)
