@@ -97,3 +97,19 @@ def test_filters_that_would_reject_a_correct_response_in_r1_format_fail_the_rehe
     config = finished_stage(tmp_path, lambda gold: WRONG, max_paragraph_chars=20)
     with pytest.raises(RecipeDefect, match="keep no correct response in R1's format either .*long_paragraph 8"):
         correct_samples(config)
+
+
+def test_routed_stand_in_prompts_mix_at_the_recipes_share_shuffled_not_interleaved(tmp_path):
+    """Evenly interleaved reasoning/general rows handed each process one of each; a real mix at 25%
+    leaves a process with no general row in a step, which per-task code must survive."""
+    from datasets import load_from_disk
+
+    from trl_r1.rehearse import standins
+
+    folder = standins.prompts(tmp_path / "mixed", ["train"], "problem", ["answer"], routed=True, general_share=0.25)
+    tasks = load_from_disk(folder)["train"]["task"]
+    assert tasks.count("general") == round(standins.ROWS * 0.25)
+    pairs = [tasks[i:i + 2] for i in range(0, len(tasks), 2)]  # two processes, one question each a step
+    assert any(pair.count("general") == 1 for pair in pairs) and any("general" not in pair for pair in pairs)
+    alone = standins.prompts(tmp_path / "own", ["train"], "problem", ["answer"], routed=True, general_share=None)
+    assert set(load_from_disk(alone)["train"]["task"]) == {"reasoning"}  # the stage mixes its own general set in

@@ -161,8 +161,11 @@ def _stand_in_datasets(kind: str, values: dict, folder: Path, change) -> None:
             answers = sorted({(r.get("kwargs") or {}).get("solution_column", "solution")
                               for r in values.get("rewards", []) if isinstance(r, dict)} | {"solution"})
             routed = any(isinstance(r, dict) and r.get("tasks") for r in values.get("rewards", []))
+            # the stage mixes a recipe's own general set in at its general_fraction; else a mix stands in
+            share = None if values.get("general_dataset_name") else values.get("general_fraction", 0.25)
             new = standins.prompts(folder / "prompts", splits("dataset_train_split", "dataset_test_split"),
-                                   values.get("dataset_prompt_column", "problem"), answers, routed)
+                                   values.get("dataset_prompt_column", "problem"), answers, routed, share,
+                                   int(values.get("seed", 0) or 0))
         elif kind in ("sample", "evaluate"):
             answers = [values.get("answer_column", "solution" if kind == "sample" else "answer")]
             new = standins.prompts(folder / "prompts", splits("dataset_split", default="train" if kind == "sample" else "test"),

@@ -50,14 +50,22 @@ def write(folder: Path, rows: list[dict], splits: list[str]) -> str:
     return str(folder)
 
 
-def prompts(folder: Path, splits: list[str], prompt: str, answers: list[str], routed: bool) -> str:
-    """Questions with gold answers (GRPO, sample, evaluate); with ``routed`` a ``task`` column
-    mixing reasoning and general rows, as R1's stage 4 prompts."""
+def prompts(folder: Path, splits: list[str], prompt: str, answers: list[str], routed: bool,
+            general_share: float | None = None, seed: int = 0) -> str:
+    """Questions with gold answers (GRPO, sample, evaluate); with ``routed`` a ``task`` column, as
+    R1's stage 4 prompts: ``general_share`` of them general, shuffled with ``seed`` as a real mix
+    lies (no even interleaving that hands every process both tasks); None: reasoning rows only,
+    for a recipe whose own ``general_dataset_name`` is mixed in by the stage itself."""
+    import random
+
     columns = {"problem": prompt, "solution": list(answers)}
     if routed:
         rows = _rows("all_scenarios", {**columns, "task": "task"}, 10**4)
-        by_task = [[r for r in rows if r["task"] == task][:ROWS // 2] for task in ("reasoning", "general")]
-        return write(folder, [r for pair in zip(*by_task, strict=True) for r in pair], splits)
+        general = round(ROWS * (general_share or 0.0))
+        by_task = {task: [r for r in rows if r["task"] == task] for task in ("reasoning", "general")}
+        chosen = by_task["reasoning"][:ROWS - general] + by_task["general"][:general]
+        random.Random(seed).shuffle(chosen)
+        return write(folder, chosen, splits)
     return write(folder, _rows("arithmetic", columns), splits)
 
 
