@@ -56,3 +56,14 @@ def test_the_gpu_extras_take_trls_own_engine_extras():
 
     extras = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]
     assert extras["vllm"] == ["trl[vllm]>=1.16,<2"] and extras["deepspeed"] == ["trl[deepspeed]>=1.16,<2"]
+
+
+def test_check_warns_when_a_recipe_asks_for_flash_attention_this_machine_lacks():
+    import importlib.util
+    from types import SimpleNamespace
+
+    if importlib.util.find_spec("flash_attn") is not None:  # (not on the CPU machines this runs on)
+        return
+    (line,) = versions.attention_warnings([SimpleNamespace(attn_implementation="flash_attention_2")])
+    assert "pip install flash-attn" in line
+    assert versions.attention_warnings([SimpleNamespace(attn_implementation="sdpa")]) == []

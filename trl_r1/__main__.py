@@ -119,9 +119,10 @@ def main(argv: list[str] | None = None) -> int:
     if check_only:
         at = f" at {processes} processes" if processes else ""
         print(f"{path}: valid `{recipe.stage.name}` recipe{at}")
-        from .versions import engine_warnings
+        from .versions import attention_warnings, engine_warnings
 
-        for warning in engine_warnings():  # an engine TRL does not support behaves otherwise on the cluster
+        # an engine TRL does not support behaves otherwise on the cluster; a missing kernel fails late
+        for warning in engine_warnings() + attention_warnings(recipe.configs):
             print(warning, file=sys.stderr)
         if recipe.hardware is None:
             return 0

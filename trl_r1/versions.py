@@ -55,3 +55,16 @@ def standing(engine: str) -> str | None:
 def engine_warnings() -> list[str]:
     """The ``warning:`` lines of :func:`standing` for every installed engine."""
     return [line for engine in ENGINES if (line := standing(engine)) and line.startswith("warning:")]
+
+
+def attention_warnings(configs) -> list[str]:
+    """A ``warning:`` line when a recipe asks for flash attention and this machine lacks the package
+    (transformers would refuse when the model loads, after the data was prepared)."""
+    import importlib.util
+
+    wanted = {getattr(c, "attn_implementation", None) for c in configs} & {"flash_attention_2", "flash_attention_3"}
+    if wanted and importlib.util.find_spec("flash_attn") is None:
+        return [f"warning: attn_implementation {sorted(wanted)[0]} needs the flash-attn package, not installed "
+                "here: pip install flash-attn --no-build-isolation (on the GPU machine, after torch)"]
+    return []
+
