@@ -8,7 +8,6 @@ import re
 import subprocess
 from pathlib import Path
 
-import pytest
 import trl_r1_rewards
 
 REPO = Path(__file__).resolve().parents[1]
@@ -103,8 +102,6 @@ def test_an_import_inside_a_function_closes_a_cycle(tmp_path):
     assert _cycles(_graph(package)) == ["pkg.a -> pkg.b -> pkg.a"]
 
 
-@pytest.mark.xfail(strict=True, reason="recipe.py -> stages -> stages/pipeline.py (and stages/evaluate.py) -> recipe.py, "
-                   "through the stage modules stages/__init__.py loads by name: being removed (issue 26)")
 def test_trl_r1_has_no_import_cycles_through_the_stage_modules_loaded_by_name():
     graph = _graph(PACKAGE, by_name=True)
     assert "trl_r1.stages.grpo" in graph["trl_r1.stages"]  # the graph sees the stages loaded by name

@@ -149,9 +149,7 @@ def test_full_pipeline_stages_follow_the_paper(gpu_install):
     stages = {entry["name"]: entry for entry in recipe.configs[0].stages}
     assert stages["sft"]["overrides"] == {"dataset_name": "${rejection_sampling.dataset}"}
     base = load_recipe(REPO / "recipes" / "r1" / "stage1_cold_start.yaml", check_only=True).configs[-1]
-    from trl_r1.stages.pipeline import stage_recipes
-
-    sft = {step.name: r for step, r in stage_recipes(recipe.configs[0])}["sft"]
+    sft = {step.name: r for step, r in recipe.stage.parts(recipe)}["sft"]
     assert sft.configs[-1].model_name_or_path == base.model_name_or_path and sft.configs[1].num_train_epochs == 2
     preference = [r for r in stages["all_scenarios"]["overrides"]["rewards"] if r["name"] in ("safety", "helpfulness")]
     assert len(preference) == 2 and all(r["start_step"] == -400 and r["tasks"] == ["general"] for r in preference)
@@ -163,10 +161,8 @@ def test_stage_4_spends_no_rollout_on_prompts_that_no_reward_scores(gpu_install)
     every step (one 1,700-step run gave general prompts None from every reward for 1,300 steps)."""
     from trl_r1_rewards.schedule import resolve_step
 
-    from trl_r1.stages.pipeline import stage_recipes
-
     pipeline = load_recipe(REPO / "recipes/r1/pipeline.yaml", check_only=True)
-    runs = {step.name: recipe for step, recipe in stage_recipes(pipeline.configs[0])}
+    runs = {step.name: recipe for step, recipe in pipeline.stage.parts(pipeline)}
     first, last = runs["stage4_reasoning"], runs["all_scenarios"]
     assert first.configs[1].max_steps + last.configs[1].max_steps == 1700 and last.configs[1].max_steps == 400
     assert first.configs[0].general_dataset_name is None and last.configs[0].general_dataset_name

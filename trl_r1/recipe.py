@@ -23,12 +23,15 @@ from typing import Any
 import yaml
 from trl import TrlParser
 
+from .recipe_checks import (  # noqa: F401  (`RecipeError`, `read_yaml`, the checks: public here too)
+    DATA_FIELDS,
+    RecipeError,
+    check_local_data,
+    check_reporting,
+    read_yaml,
+)
 from .stages import Stage, get_stage
 from .train.launch import at_launch_size, launch_size_known
-
-
-class RecipeError(ValueError):
-    """A recipe (or its command-line overrides) is invalid; the message names the field."""
 
 
 @dataclass
@@ -51,18 +54,11 @@ class Recipe:
         """The configuration instance of (a subclass of) ``cls``."""
         return next(c for c in self.configs if isinstance(c, cls))
 
-
-def read_yaml(path: str | Path) -> dict[str, Any]:
-    path = Path(path)
-    if not path.is_file():
-        raise RecipeError(f"{path}: no such recipe file")
-    try:
-        values = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as e:
-        raise RecipeError(f"{path}: not valid YAML: {e}") from e
-    if not isinstance(values, dict):
-        raise RecipeError(f"{path}: a recipe is a YAML mapping of field: value")
-    return values
+    @staticmethod
+    def load(path: str | Path, values: dict | None = None, check_only: bool = False) -> Recipe:
+        """Load another recipe (one this recipe names): how a stage module reaches the loader,
+        which it may not import (see ``trl_r1.stages``)."""
+        return load_recipe(path, values=values, check_only=check_only)
 
 
 def load_recipe(
@@ -132,84 +128,26 @@ def _load_recipe(path, overrides, values, check_only) -> Recipe:
                 config.use_cpu = checked.get("use_cpu", False)
     if remaining:
         raise RecipeError(f"{where}: unknown command-line argument(s) {remaining} for stage `{stage.name}`")
+    # `hardware:` stays out of `values`: the recipe as it ran is written next to its outputs, where
+    # the accelerate config's relative path would no longer resolve
+    recipe = Recipe(Path(path) if path else None, stage, tuple(configs), {"stage": stage.name, **values}, overrides,
+                    hardware)
     try:
         stage.validate(*configs)
+        stage.check(recipe)  # the recipes it names, loaded
         check_reporting(configs, installed_here=not check_only)
         if not check_only:
             check_local_data(configs)
     except (ValueError, TypeError, KeyError) as e:
         raise RecipeError(f"{where}: {e}") from e
-    # `hardware:` stays out of `values`: the recipe as it ran is written next to its outputs, where
-    # the accelerate config's relative path would no longer resolve
-    return Recipe(Path(path) if path else None, stage, tuple(configs), {"stage": stage.name, **values}, overrides,
-                  hardware)
-
-
-# pip packages of the `report_to` integrations whose package is not named as the integration.
-_TRACKER_PACKAGES = {"azure_ml": "azureml-core", "flyte": "flytekit", "kubeflow": "kubeflow"}
-
-
-def check_reporting(configs, installed_here: bool = True) -> None:
-    """Every `report_to` integration is one transformers knows and, with ``installed_here``, is
-    installed on this machine: transformers itself finds out only when the trainer starts, after
-    the model loaded. A recipe checked for other hardware (``plan``, ``rehearse``) skips the
-    second part; ``python -m trl_r1 check`` asks it (:func:`check_trackers_installed`)."""
-    from transformers.integrations.integration_utils import (
-        INTEGRATION_TO_CALLBACK,
-        get_available_reporting_integrations,
-        is_flytekit_available,
-    )
-
-    for config in configs:
-        names = getattr(config, "report_to", None) or []  # TrainingArguments made it a list
-        installed = set(get_available_reporting_integrations()) | ({"flyte"} if is_flytekit_available() else set())
-        for name in names:
-            if name not in INTEGRATION_TO_CALLBACK:
-                raise ValueError(f"report_to: unknown integration {name!r}; transformers knows "
-                                 f"{', '.join(sorted(INTEGRATION_TO_CALLBACK))} (or `none`)")
-            if installed_here and name not in installed:
-                raise ValueError(
-                    f"report_to: {name!r} is not installed here (pip install {_TRACKER_PACKAGES.get(name, name)}; "
-                    "the README's GPU install line installs wandb). Or report elsewhere: `--report_to trackio` "
-                    "(a local dashboard, no account: pip install trackio; `trackio show`) or `--report_to none`")
+    return recipe
 
 
 def check_machine(recipe: Recipe) -> None:
     """What this machine must provide for a recipe (each stage of a pipeline) to run: its
     trackers installed, its local data present or written by an earlier stage of the pipeline.
     ``python -m trl_r1 check`` and a pipeline's start ask it; a run asks it when it loads."""
-    if recipe.stage.name != "pipeline":
-        check_reporting(recipe.configs)
-        check_local_data(recipe.configs)
-        return
-    pipeline, built = recipe.stage.module, []
-    for step, stage_recipe in pipeline.stage_recipes(recipe.configs[0]):
-        try:
-            check_reporting(stage_recipe.configs)
-            check_local_data(stage_recipe.configs, built)
-        except ValueError as e:
-            raise ValueError(f"stage {step.name!r}: {e}") from None
-        built += pipeline.promised(step, stage_recipe.stage.name).values()
-
-
-# Fields naming the data a stage reads (a Hub id, or a local file or folder).
-DATA_FIELDS = ("dataset_name", "general_dataset_name")
-
-
-def check_local_data(configs, built=()) -> None:
-    """A local data file or folder a recipe reads exists, or is one that an earlier stage of a
-    pipeline writes (``built``: those paths): else the run would stop when it gets there."""
-    from .data.loading import looks_local
-
-    built = {str(Path(p)) for p in built}
-    for config in configs:
-        for key in DATA_FIELDS:
-            name = getattr(config, key, None)
-            if not isinstance(name, str) or not looks_local(name) or Path(name).expanduser().exists():
-                continue
-            if str(Path(name)) not in built:
-                raise ValueError(f"{key}: {name} does not exist, and no earlier stage builds it (run the stage or "
-                                 "command that writes it first, or run this recipe in a pipeline after that stage)")
+    recipe.stage.machine_checks(recipe)
 
 
 def _fields(classes) -> dict[str, Any]:

@@ -154,7 +154,7 @@ def test_a_stage_process_gets_its_own_port_and_store_or_runs_alone():
             return child_command(step, SimpleNamespace(stage=SimpleNamespace(name=kind)), Path("r.yaml"), Path("s.json"))
 
     argv, env = command("reasoning_rl", "grpo", 0)
-    assert argv[1:] == ["-m", "trl_r1.stages.pipeline", "r.yaml", "s.json"]
+    assert argv[1:] == ["-m", "trl_r1.run_stage", "r.yaml", "s.json"]
     assert env["MASTER_PORT"] != "29500" and env["WORLD_SIZE"] == "8"
     assert "TORCHELASTIC_USE_AGENT_STORE" not in env  # rank 0 hosts the stage's store on its port
     assert command("reasoning_rl", "grpo", 5)[1]["MASTER_PORT"] == env["MASTER_PORT"]  # every rank agrees

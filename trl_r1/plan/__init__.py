@@ -105,14 +105,14 @@ def launch_gpus(path, nodes: int | None, accelerate_config: str | None = None) -
 
 def _plan_recipe(path, overrides, options, hardware_overrides, nodes) -> list[StagePlan]:
     from ..recipe import load_recipe
-    from ..stages import pipeline
 
     recipe = load_recipe(path, overrides, check_only=True)
     lineage = recipe_lineage(_recipes_root(Path(path)))
-    if recipe.stage.name != "pipeline":
+    parts = recipe.stage.parts(recipe)
+    if parts is None:
         return [_plan_one(recipe, Path(path).name, _hardware(recipe, hardware_overrides, nodes), lineage, options)]
     plans = []
-    for step, stage_recipe in pipeline.stage_recipes(recipe.configs[0]):
+    for step, stage_recipe in parts:
         if recipe.hardware and not stage_recipe.hardware:
             stage_recipe.hardware = recipe.hardware
         model = getattr(stage_recipe.configs[0], "model_name_or_path", None) or _model_of(stage_recipe)

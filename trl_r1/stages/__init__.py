@@ -6,6 +6,20 @@ recipe's keys), ``validate(*configs)`` (cheap checks that need no model), and
 or ``dataset`` (the ``save_to_disk`` folder it wrote) and its key metrics, which a pipeline
 passes on to later stages. Optionally ``prepare(values, path)`` rewrites the recipe's YAML
 values before they are parsed (e.g. paths relative to the recipe's file).
+
+Other layers ask a stage what they need to know of it through optional hooks, never by its name
+(``Stage`` gives each its default):
+
+- ``check(recipe)``: checks that load the recipes this one names (a pipeline's stages, an
+  evaluation recipe), through ``recipe.load``; run when the recipe loads.
+- ``parts(recipe)``: the ``(step, recipe)`` pairs a recipe made of other recipes runs (a
+  pipeline's); ``plan`` and ``check`` look at each.
+- ``machine_checks(recipe)``: what this machine must provide for the run (default: its trackers
+  installed, its local data present).
+
+A stage module never imports the recipe loader (``trl_r1.recipe``), which finds stage modules by
+name: what both use lives in ``trl_r1.recipe_checks``, and the loader reaches a stage module as
+``recipe.load``.
 """
 
 from __future__ import annotations
@@ -13,6 +27,8 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 from types import ModuleType
+
+from ..recipe_checks import check_machine_for
 
 STAGES = {
     "grpo": ("trl_r1.stages.grpo", "GRPO with rule-based (and model-based) rewards: R1-Zero, R1 stages 2 and 4"),
@@ -38,6 +54,20 @@ class Stage:
 
     def run(self, recipe) -> dict:
         return self.module.run(recipe)
+
+    def check(self, recipe) -> None:
+        if hasattr(self.module, "check"):
+            self.module.check(recipe)
+
+    def parts(self, recipe) -> list[tuple] | None:
+        """The steps and recipes a recipe of this kind is made of; None for a single stage."""
+        return self.module.parts(recipe) if hasattr(self.module, "parts") else None
+
+    def machine_checks(self, recipe) -> None:
+        if hasattr(self.module, "machine_checks"):
+            self.module.machine_checks(recipe)
+        else:
+            check_machine_for(recipe.configs)
 
 
 def get_stage(name: str) -> Stage:

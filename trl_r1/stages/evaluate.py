@@ -22,6 +22,7 @@ from ..generation.metrics import markdown_table, summarize
 from ..generation.reflection import REFLECTION_WORDS
 from ..generation.scoring import load_scorer
 from ..models import resolve_model
+from ..recipe_checks import read_yaml
 
 SAMPLES_FILE, METRICS_FILE, TABLE_FILE, SETTINGS_FILE = "samples.jsonl", "metrics.json", "results.md", "settings.json"
 
@@ -178,17 +179,13 @@ def _score(config: EvalConfig, scorer, index: int, row: dict, prompt, completion
 MODES = {"sampled": {}, "greedy": {"temperature": 0.0, "num_samples": 1}}
 
 
-def evaluation_recipes(eval_recipe: str | Path, models: dict[str, str], prompt: PromptArguments,
+def evaluation_recipes(load, eval_recipe: str | Path, models: dict[str, str], prompt: PromptArguments,
                        output_dir: str | Path) -> dict[tuple[str, str], object]:
     """The `evaluate` recipes that compare ``models`` (name -> model) on ``eval_recipe``'s
     questions: per model, sampled as the recipe says and greedily, all with ``prompt``'s
     settings (the prompt the model is trained with), each in ``output_dir/<name>-<mode>``.
-    Loading them checks them (nothing else loads): a training stage calls this before training."""
-    from ..recipe import (  # the recipe loader finds stages, this among them
-        load_recipe,
-        read_yaml,
-    )
-
+    Loading them (with ``load``, the training recipe's ``Recipe.load``) checks them (nothing else
+    loads): a training stage calls this before training."""
     values = read_yaml(eval_recipe)
     if values.get("stage") != "evaluate":
         raise ValueError(f"{eval_recipe} is a `{values.get('stage')}` recipe, not an `evaluate` one")
@@ -197,7 +194,7 @@ def evaluation_recipes(eval_recipe: str | Path, models: dict[str, str], prompt: 
         for mode, overrides in MODES.items():
             run_values = {**values, **overrides, **{k: getattr(prompt, k) for k in PROMPT_FIELDS},
                           "model_name_or_path": model, "output_dir": str(Path(output_dir) / f"{name}-{mode}")}
-            recipes[name, mode] = load_recipe(eval_recipe, values=run_values)
+            recipes[name, mode] = load(eval_recipe, values=run_values)
     return recipes
 
 

@@ -111,10 +111,15 @@ def validate(script_args: GRPOScriptArguments, args: R1GRPOConfig, model_args: M
             f"vllm_max_model_length: {args.vllm_max_model_length} leaves no room for the prompt before "
             f"max_completion_length {args.max_completion_length} tokens: vLLM's context holds prompt + completion; set it "
             f"to max_completion_length + the longest prompt (e.g. {args.max_completion_length + 2048})")
+
+
+def check(recipe) -> None:
+    """The evaluation recipes (`eval_recipe`) load, for the final and the periodic evaluations."""
+    script_args, args, model_args = recipe.configs
     if script_args.eval_recipe:
-        final_evaluations(script_args, args, model_args)
+        final_evaluations(script_args, args, model_args, recipe.load)
     if script_args.eval_every_steps is not None:
-        during_training_evaluation(script_args, args, model_args)
+        during_training_evaluation(script_args, args, model_args, recipe.load)
 
 
 LENGTH_OPTION = "max_completion_length"
@@ -136,19 +141,20 @@ def with_the_length_limit(args: R1GRPOConfig) -> None:
                              "follows the recipe's) or make the two equal")
 
 
-def final_evaluations(script_args: GRPOScriptArguments, args: R1GRPOConfig, model_args: ModelConfig) -> dict:
-    """The `evaluate` recipes run after training (see `eval_recipe`), checked."""
+def final_evaluations(script_args: GRPOScriptArguments, args: R1GRPOConfig, model_args: ModelConfig, load) -> dict:
+    """The `evaluate` recipes run after training (see `eval_recipe`), checked; ``load`` is
+    ``Recipe.load``."""
     if not Path(script_args.eval_recipe).is_file():
         raise ValueError(f"eval_recipe: no such recipe file {script_args.eval_recipe}")
     try:
-        return evaluation_recipes(script_args.eval_recipe, {"start": model_args.model_name_or_path,
+        return evaluation_recipes(load, script_args.eval_recipe, {"start": model_args.model_name_or_path,
                                                             "trained": args.output_dir},
                                   args, Path(args.output_dir) / EVAL_DIR)
     except ValueError as e:
         raise ValueError(f"eval_recipe: {e}") from None
 
 
-def during_training_evaluation(script_args: GRPOScriptArguments, args: R1GRPOConfig, model_args: ModelConfig):
+def during_training_evaluation(script_args: GRPOScriptArguments, args: R1GRPOConfig, model_args: ModelConfig, load):
     """The `evaluate` configuration run every `eval_every_steps` steps (see `eval_every_mode`), checked."""
     if not script_args.eval_recipe:
         raise ValueError("eval_every_steps: evaluates on `eval_recipe`, which this recipe does not set")
@@ -157,7 +163,7 @@ def during_training_evaluation(script_args: GRPOScriptArguments, args: R1GRPOCon
     if script_args.eval_every_mode not in MODES:
         raise ValueError(f"eval_every_mode: one of {', '.join(MODES)}, got {script_args.eval_every_mode!r}")
     try:
-        recipes = evaluation_recipes(script_args.eval_recipe, {"during": model_args.model_name_or_path}, args,
+        recipes = evaluation_recipes(load, script_args.eval_recipe, {"during": model_args.model_name_or_path}, args,
                                      Path(args.output_dir) / EVAL_DIR)
     except ValueError as e:
         raise ValueError(f"eval_recipe: {e}") from None
@@ -217,13 +223,13 @@ def run(recipe) -> dict:
         callbacks=[MetricsFileCallback(output_dir)],
     )
     if script_args.eval_every_steps is not None:
-        trainer.add_callback(PeriodicEvaluation(trainer, during_training_evaluation(script_args, args, model_args),
+        trainer.add_callback(PeriodicEvaluation(trainer, during_training_evaluation(script_args, args, model_args, recipe.load),
                                                 script_args.eval_every_steps, output_dir))
     train_and_save(trainer, args)
 
     def summarize() -> dict:
         args.save_prompt(output_dir)  # the trained model's prompt, for its evaluation
-        comparison = evaluate_before_after(script_args, args, model_args) if script_args.eval_recipe else None
+        comparison = evaluate_before_after(script_args, args, model_args, recipe.load) if script_args.eval_recipe else None
         summary = publish(recipe, args, push_to_hub=push_to_hub, base_model=hub_id(model_args.model_name_or_path),
                           kind="grpo", rewards=[spec.name for spec in args.reward_specs], evaluation=comparison)
         span = first_last_mean(read_metrics(output_dir / METRICS_FILE))
@@ -240,11 +246,12 @@ def run(recipe) -> dict:
     return on_main_process(trainer, summarize)
 
 
-def evaluate_before_after(script_args: GRPOScriptArguments, args: R1GRPOConfig, model_args: ModelConfig) -> dict:
+def evaluate_before_after(script_args: GRPOScriptArguments, args: R1GRPOConfig, model_args: ModelConfig,
+                          load) -> dict:
     """Run `eval_recipe` on the starting and the trained model; write the comparison
     (``evaluation.json``, ``evaluation.md``) into the output folder; return it as ``rows``
     (:func:`compare_models`) and ``table`` (Markdown)."""
-    recipes = final_evaluations(script_args, args, model_args)
+    recipes = final_evaluations(script_args, args, model_args, load)
     results = run_evaluations(recipes)
     rows = compare_models(results["start"], results["trained"])
     questions = results["trained"]["greedy"]

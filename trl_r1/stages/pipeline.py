@@ -21,7 +21,7 @@ import torch
 import torch.distributed as dist
 import yaml
 
-from ..recipe import RecipeError, check_machine, load_recipe, read_yaml
+from ..recipe_checks import RecipeError, check_machine_for, read_yaml
 
 DONE_FILE, SUMMARY_FILE, TABLE_FILE = "stage_done.json", "pipeline.json", "pipeline.md"
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -148,42 +148,64 @@ def promised(step: Step, kind: str) -> dict[str, str]:
     return {} if kind == "evaluate" else {"model": str(step.output_dir)}
 
 
-def load_step(step: Step, artifacts: dict, check_only: bool = False):
-    """The step's recipe with its overrides, references to earlier steps' ``artifacts`` resolved."""
+def load_step(load, step: Step, artifacts: dict, check_only: bool = False):
+    """The step's recipe with its overrides, references to earlier steps' ``artifacts`` resolved,
+    loaded with ``load`` (``Recipe.load``)."""
     values = read_yaml(step.recipe)
     if values.get("stage") == "pipeline":
         raise ValueError(f"stage {step.name!r}: a pipeline cannot contain a pipeline ({step.recipe})")
     values.update(substitute(step.overrides, artifacts, f"stage {step.name!r}"))
     values["output_dir"] = str(step.output_dir)
     try:
-        return load_recipe(step.recipe, values=values, check_only=check_only)
+        return load(step.recipe, values=values, check_only=check_only)
     except RecipeError as e:
         raise ValueError(f"stage {step.name!r}: {e}") from None
 
 
-def stage_recipes(config: PipelineConfig) -> list[tuple[Step, Any]]:
-    """Every step with its recipe as a check sees it, before anything ran: references to earlier
-    steps' artifacts resolve to the paths those steps will write."""
+def stage_recipes(recipe) -> list[tuple[Step, Any]]:
+    """Every step of a pipeline ``recipe`` with its recipe as a check sees it, before anything
+    ran: references to earlier steps' artifacts resolve to the paths those steps will write."""
+    (config,) = recipe.configs
     artifacts: dict[str, Any] = {"output_dir": config.output_dir}
     resolved = []
     for step in steps(config):
         if not step.recipe.is_file():
             raise ValueError(f"stage {step.name!r}: no such recipe file {step.recipe}")
-        recipe = load_step(step, artifacts, check_only=True)
-        artifacts[step.name] = promised(step, recipe.stage.name)
-        resolved.append((step, recipe))
+        stage_recipe = load_step(recipe.load, step, artifacts, check_only=True)
+        artifacts[step.name] = promised(step, stage_recipe.stage.name)
+        resolved.append((step, stage_recipe))
     return resolved
+
+
+parts = stage_recipes  # the hook `plan` and `check` ask (trl_r1.stages)
 
 
 def validate(config: PipelineConfig) -> None:
     if not config.stages:
         raise ValueError("stages: a pipeline needs at least one stage")
-    stage_recipes(config)
-    if config.evaluate is not None:
-        _evaluation(config, "start", "model", check_only=True)
+    steps(config)
 
 
-def _evaluation(config: PipelineConfig, name: str, model: str, check_only: bool = False):
+def check(recipe) -> None:
+    """Every stage's recipe and the evaluation recipe load (as a check sees them)."""
+    stage_recipes(recipe)
+    if recipe.configs[0].evaluate is not None:
+        _evaluation(recipe, "start", "model", check_only=True)
+
+
+def machine_checks(recipe) -> None:
+    """Every stage's trackers installed and local data present, or written by an earlier stage."""
+    built = []
+    for step, stage_recipe in stage_recipes(recipe):
+        try:
+            check_machine_for(stage_recipe.configs, built)
+        except ValueError as e:
+            raise ValueError(f"stage {step.name!r}: {e}") from None
+        built += promised(step, stage_recipe.stage.name).values()
+
+
+def _evaluation(recipe, name: str, model: str, check_only: bool = False):
+    config = recipe.configs[0]
     spec = dict(config.evaluate or {})
     unknown = set(spec) - {"recipe", "overrides"}
     if "recipe" not in spec or unknown:
@@ -193,13 +215,13 @@ def _evaluation(config: PipelineConfig, name: str, model: str, check_only: bool 
                 Path(config.output_dir) / "eval" / name)
     if not step.recipe.is_file():
         raise ValueError(f"evaluate: no such recipe file {step.recipe}")
-    recipe = load_step(step, {"output_dir": config.output_dir}, check_only=check_only)
-    if recipe.stage.name != "evaluate":
-        raise ValueError(f"evaluate: {step.recipe} is a `{recipe.stage.name}` recipe, not an `evaluate` one")
-    return step, recipe
+    evaluation = load_step(recipe.load, step, {"output_dir": config.output_dir}, check_only=check_only)
+    if evaluation.stage.name != "evaluate":
+        raise ValueError(f"evaluate: {step.recipe} is a `{evaluation.stage.name}` recipe, not an `evaluate` one")
+    return step, evaluation
 
 
-def _is_main() -> bool:
+def is_main_process() -> bool:
     return int(os.environ.get("RANK", "0")) == 0
 
 
@@ -228,7 +250,7 @@ def child_command(step: Step, recipe, recipe_file: Path, summary_file: Path) -> 
             env.pop(key, None)
     elif "MASTER_PORT" in env:  # the same port on every rank: derived from the stage's name
         env["MASTER_PORT"] = str(int(env["MASTER_PORT"]) + 1 + zlib.crc32(step.name.encode()) % 997)
-    return [sys.executable, "-m", "trl_r1.stages.pipeline", str(recipe_file), str(summary_file)], env
+    return [sys.executable, "-m", "trl_r1.run_stage", str(recipe_file), str(summary_file)], env
 
 
 def _run_in_child(step: Step, recipe) -> tuple[dict, int]:
@@ -246,14 +268,6 @@ def _run_in_child(step: Step, recipe) -> tuple[dict, int]:
     return found, process.pid
 
 
-def _child(recipe_file: str, summary_file: str) -> None:
-    """In the fresh process: run one stage's recipe and write its summary (main process only)."""
-    recipe = load_recipe(recipe_file)
-    summary = recipe.stage.run(recipe) or {}
-    if _is_main():
-        Path(summary_file).write_text(json.dumps(summary, default=str))
-
-
 def _run_once(step: Step, recipe, fresh_process: bool = False) -> dict:
     """Run a step unless its done-marker exists; return its marker (summary and wall time).
 
@@ -269,7 +283,7 @@ def _run_once(step: Step, recipe, fresh_process: bool = False) -> dict:
         if not single and not fresh_process:
             _barrier()
         return json.loads(step.done_file.read_text())
-    if single and not _is_main():
+    if single and not is_main_process():
         while not step.done_file.is_file():
             time.sleep(5)
         return json.loads(step.done_file.read_text())
@@ -281,7 +295,7 @@ def _run_once(step: Step, recipe, fresh_process: bool = False) -> dict:
         summary, pid = recipe.stage.run(recipe) or {}, os.getpid()
     marker = {"name": step.name, "kind": recipe.stage.name, "recipe": str(step.recipe),
               "seconds": round(time.monotonic() - start, 1), "pid": pid, "summary": summary}
-    if _is_main():
+    if is_main_process():
         step.output_dir.mkdir(parents=True, exist_ok=True)
         tmp = step.done_file.with_suffix(".tmp")
         tmp.write_text(json.dumps(marker, indent=2, default=str) + "\n")
@@ -291,7 +305,7 @@ def _run_once(step: Step, recipe, fresh_process: bool = False) -> dict:
             time.sleep(1)
     elif not single:
         _barrier()
-    if not single or _is_main():
+    if not single or is_main_process():
         marker = json.loads(step.done_file.read_text())  # every process sees the main process's summary
     if not fresh_process:
         _free_memory()
@@ -305,34 +319,35 @@ def _free_memory() -> None:
         torch.cuda.empty_cache()
 
 
-def _evaluate(config: PipelineConfig, name: str, model: str) -> dict | None:
+def _evaluate(recipe, name: str, model: str) -> dict | None:
+    config = recipe.configs[0]
     if config.evaluate is None:
         return None
-    return _run_once(*_evaluation(config, name, model), fresh_process=config.fresh_process)["summary"]
+    return _run_once(*_evaluation(recipe, name, model), fresh_process=config.fresh_process)["summary"]
 
 
 def run(recipe) -> dict:
     (config,) = recipe.configs
-    check_machine(recipe)  # every stage's trackers and data, before the first one runs for hours
+    machine_checks(recipe)  # every stage's trackers and data, before the first one runs for hours
     out = Path(config.output_dir)
     artifacts: dict[str, Any] = {"output_dir": str(out)}
     rows = []
     chain = steps(config)
     for i, step in enumerate(chain):
-        stage_recipe = load_step(step, artifacts)
+        stage_recipe = load_step(recipe.load, step, artifacts)
         if i == 0 and config.evaluate is not None:  # the starting model, as a baseline
             start_model = next(c.model_name_or_path for c in stage_recipe.configs if getattr(c, "model_name_or_path", None))
-            rows.append(_row("start", "-", None, {}, _evaluate(config, "start", start_model)))
+            rows.append(_row("start", "-", None, {}, _evaluate(recipe, "start", start_model)))
         marker = _run_once(step, stage_recipe, fresh_process=config.fresh_process)
         summary = marker["summary"]
         artifacts[step.name] = summary
         evaluation = None
         if step.evaluate and marker["kind"] in _GENERATIVE and summary.get("model"):
-            evaluation = _evaluate(config, step.name, summary["model"])
+            evaluation = _evaluate(recipe, step.name, summary["model"])
         rows.append(_row(step.name, marker["kind"], marker["seconds"], summary, evaluation))
 
     table = markdown(rows)
-    if _is_main():
+    if is_main_process():
         (out / SUMMARY_FILE).write_text(json.dumps(rows, indent=2, default=str) + "\n")
         (out / TABLE_FILE).write_text(table + "\n")
         print("\n" + table + f"\n\nOutputs:\n  table    {out / TABLE_FILE}\n  summary  {out / SUMMARY_FILE}")
@@ -365,7 +380,3 @@ def markdown(rows: list[dict]) -> str:
 
 def _number(value: float) -> str:
     return str(value) if isinstance(value, int) else f"{value:.3g}"
-
-
-if __name__ == "__main__":  # a stage of a pipeline, in its own process (see _run_in_child)
-    _child(*sys.argv[1:])

@@ -1,0 +1,25 @@
+"""``python -m trl_r1.run_stage RECIPE.yaml SUMMARY.json``: one stage of a pipeline in a process of
+its own (``trl_r1.stages.pipeline``): load the recipe, run it, write its summary (main process).
+
+It sits above the recipe loader, which the pipeline stage may not import (``trl_r1.stages``).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from .recipe import load_recipe
+from .stages.pipeline import is_main_process
+
+
+def main(recipe_file: str, summary_file: str) -> None:
+    recipe = load_recipe(recipe_file)
+    summary = recipe.stage.run(recipe) or {}
+    if is_main_process():
+        Path(summary_file).write_text(json.dumps(summary, default=str))
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])
