@@ -13,8 +13,6 @@ from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from .console import use_console
 
-from .console import use_console
-
 
 @dataclass
 class ResumeArguments:
@@ -75,7 +73,6 @@ def train_and_save(trainer, args, *, save_dir: str | Path | None = None, evaluat
     DeepSpeed's inference engine in place, and training then fails at its first backward pass.
     Returns (train output, that evaluation's metrics from the log history, so that a resumed run
     finds them too, or None)."""
-    use_console(trainer)  # one line per logged step (`console_metrics`)
     use_console(trainer)  # one line per logged step (`console_metrics`)
     checkpoint = checkpoint_to_resume(args, trainer.accelerator.print)
     if evaluate_first and not checkpoint:
