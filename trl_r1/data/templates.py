@@ -137,15 +137,20 @@ def with_prefill(name: str, options: dict, prefilled: bool) -> dict:
     >>> with_prefill("format", {"template": "r1"}, True), with_prefill("accuracy", {}, True)
     ({'template': 'r1', 'think_prefilled': True}, {})
     """
+    if not prefilled or PREFILL_OPTION in options:
+        return options
+    return {**options, PREFILL_OPTION: True} if takes_prefill(name) else options
+
+
+def takes_prefill(name: str) -> bool:
+    """Whether the reward registered as ``name`` takes the ``think_prefilled`` option (callers ask
+    before loading a tokenizer to find out whether the prompt opens ``<think>``)."""
     import inspect
 
     from trl_r1_rewards import reward_factory
 
-    if not prefilled or PREFILL_OPTION in options:
-        return options
     try:
-        takes = PREFILL_OPTION in inspect.signature(reward_factory(name)).parameters
+        return PREFILL_OPTION in inspect.signature(reward_factory(name)).parameters
     except KeyError:  # an unknown name fails where the reward loads, with the names that exist
-        return options
-    return {**options, PREFILL_OPTION: True} if takes else options
+        return False
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from trl_r1_rewards import answer_groups, final_answer
 
 from ..data.loading import load_split
-from ..data.templates import PROMPT_FIELDS, PromptArguments, think_prefilled_by
+from ..data.templates import PROMPT_FIELDS, PromptArguments, takes_prefill, think_prefilled_by
 from ..generation.arguments import GenerationArguments
 from ..generation.backends import make_backend
 from ..generation.loop import check_settings, read_samples, sample_questions
@@ -54,6 +54,7 @@ class EvalConfig(GenerationArguments):
 
 
 ARGUMENTS = (EvalConfig,)
+PLAN_AS = "generation"  # how `plan` sizes it (trl_r1/plan/planner.py)
 
 
 def validate(config: EvalConfig) -> None:
@@ -120,7 +121,8 @@ def run(recipe) -> dict:
 
 def scorer_of(config: EvalConfig):
     """The evaluation's scorer reward, told whether the model's chat template opens ``<think>``."""
-    prefilled = think_prefilled_by(resolve_model(config.model_name_or_path), config.prompt_template)
+    prefilled = takes_prefill(config.scorer) and think_prefilled_by(resolve_model(config.model_name_or_path),
+                                                                    config.prompt_template)
     return load_scorer(config.scorer, config.scorer_kwargs, config.answer_column, prefilled)
 
 

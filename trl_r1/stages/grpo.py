@@ -22,7 +22,7 @@ from ..data.loading import (
     with_prompts,
 )
 from ..generation.metrics import compare_models, comparison_table
-from ..data.templates import think_prefilled_by
+from ..data.templates import takes_prefill, think_prefilled_by
 from ..models import hub_id, model_init_kwargs, resolve_model
 from ..train.callbacks import METRICS_FILE, MetricsFileCallback, read_metrics
 from ..train.checkpoints import on_main_process, train_and_save
@@ -76,6 +76,7 @@ class GRPOScriptArguments(R1ScriptArguments):
 
 
 ARGUMENTS = (GRPOScriptArguments, R1GRPOConfig, ModelConfig)
+PLAN_AS = "rollouts"  # how `plan` sizes it (trl_r1/plan/planner.py)
 
 
 def prepare(values: dict, path: Path | None) -> dict:
@@ -189,7 +190,8 @@ def check_tasks(train, specs) -> None:
 def run(recipe) -> dict:
     script_args, args, model_args = recipe.configs
     output_dir = Path(args.output_dir)
-    prefilled = think_prefilled_by(resolve_model(model_args.model_name_or_path), args.prompt_template)
+    prefilled = any(takes_prefill(spec.name) for spec in args.reward_specs) and think_prefilled_by(
+        resolve_model(model_args.model_name_or_path), args.prompt_template)
     if prefilled:
         print("The chat template opens <think> in the prompt: rewards that take `think_prefilled` score "
               "completions as starting inside it")

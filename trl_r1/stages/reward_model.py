@@ -96,6 +96,7 @@ class RewardModelConfig(ActivationCheckpointing, ConsoleArguments, StepSize, Tra
 
 
 ARGUMENTS = (RewardModelScriptArguments, RewardModelConfig, ModelConfig)
+PLAN_AS = "score_head"  # how `plan` sizes it (trl_r1/plan/planner.py)
 
 
 def validate(script_args: RewardModelScriptArguments, args: RewardModelConfig, model_args: ModelConfig) -> None:

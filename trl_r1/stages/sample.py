@@ -29,7 +29,7 @@ from ..generation.backends import Completion, make_backend
 from ..generation.filters import FILTERS, is_code_task, rejection_reason
 from ..generation.judge import EndpointJudge, LocalJudge
 from ..generation.loop import check_settings, read_samples, sample_questions
-from ..data.templates import think_prefilled_by
+from ..data.templates import takes_prefill, think_prefilled_by
 from ..generation.scoring import load_scorer, reads_gold
 from ..generation.shards import finish_part, merge_parts, my_batches, own_gpus, part_path, this_shard
 from ..models import resolve_model
@@ -132,6 +132,7 @@ class SampleConfig(GenerationArguments):
 
 
 ARGUMENTS = (SampleConfig,)
+PLAN_AS = "generation"  # how `plan` sizes it (trl_r1/plan/planner.py)
 
 
 def validate(config: SampleConfig) -> None:
@@ -203,7 +204,8 @@ def run(recipe) -> dict:
     index, general_pool = mixing_sources(config)
     if todo:
         judge = make_judge(config)  # an unreachable endpoint fails at once
-        prefilled = think_prefilled_by(resolve_model(config.model_name_or_path), config.prompt_template)
+        prefilled = bool(config.scorer) and takes_prefill(config.scorer) and think_prefilled_by(
+            resolve_model(config.model_name_or_path), config.prompt_template)
         scorer = (load_scorer(config.scorer, config.scorer_kwargs, config.answer_column, prefilled)
                   if config.scorer else None)
         language = None

@@ -131,6 +131,7 @@ class R1SFTConfig(ActivationCheckpointing, ConsoleArguments, StepSize, SFTConfig
 
 
 ARGUMENTS = (SFTScriptArguments, R1SFTConfig, ModelConfig)
+PLAN_AS = "language_model"  # how `plan` sizes it (trl_r1/plan/planner.py)
 
 
 def validate(script_args: SFTScriptArguments, args: R1SFTConfig, model_args: ModelConfig) -> None:
