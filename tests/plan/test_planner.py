@@ -149,3 +149,14 @@ def test_offload_is_sized_against_the_nodes_ram_and_more_nodes_share_it():
     assert "1,774 GiB of RAM per node" in one_tb.fix and "--num_machines" in one_tb.fix
     (two_nodes,) = plan_recipe(recipe, hardware_overrides={"host_memory": "1TB"}, nodes=2)
     assert two_nodes.fits and round(two_nodes.host_need / 2**30) == 887
+
+
+def test_every_stage_kind_says_how_plan_sizes_it_or_is_made_of_parts():
+    """`plan` asks the stage module (``PLAN_AS``), never its name: a stage kind that said nothing
+    would be sized as generation."""
+    from trl_r1.plan.planner import GENERATION, TRAINING
+    from trl_r1.stages import STAGES, get_stage
+
+    for name in STAGES:
+        module = get_stage(name).module
+        assert hasattr(module, "parts") or getattr(module, "PLAN_AS", None) in (*TRAINING, GENERATION), name

@@ -16,6 +16,7 @@ from pathlib import Path
 from ..train.launch import at_launch_size
 from .hardware import Hardware, from_recipe
 from .planner import (
+    TRAINING,
     Options,
     StagePlan,
     plan_generation,
@@ -25,9 +26,6 @@ from .planner import (
 )
 
 __all__ = ["Options", "StagePlan", "check_fits", "plan_recipe", "main"]
-
-_TRAINING = ("grpo", "sft", "reward_model")
-
 
 def _recipes_root(path: Path) -> Path:
     """The ``recipes/`` folder a recipe lives in (to find which recipe writes a model), else its own."""
@@ -49,7 +47,7 @@ def _hardware(recipe, hardware_overrides: dict, nodes: int | None) -> Hardware:
 def _plan_one(recipe, name: str, hw: Hardware, lineage: dict, options: Options) -> StagePlan:
     model = options.model_shape or _model_of(recipe)
     shape = resolve_model(model, lineage)
-    if recipe.stage.name in _TRAINING:
+    if recipe.stage.plan_as in TRAINING:
         return plan_training(recipe, name, hw, shape, lineage, options)
     return plan_generation(recipe, name, hw, shape, options)
 

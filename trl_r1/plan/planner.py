@@ -1,8 +1,9 @@
 """Whether a recipe fits its GPUs: per-GPU peak memory by part, per-step work and time, a verdict.
 
-One ``StagePlan`` per stage (a pipeline gives one per link). Training stages count the model
-states, the loss pass of one micro-batch at the recipe's longest sequence, the reference model
-(``beta > 0``), reward models and colocated vLLM; ``sample``/``evaluate`` count the generation
+One ``StagePlan`` per stage (a pipeline gives one per link). A stage module says how it is
+sized (``PLAN_AS``): training stages count the model states and the loss pass of one
+micro-batch at the recipe's longest sequence, and a policy trained on its own rollouts also the
+reference model (``beta > 0``), reward models and colocated vLLM; generation stages count the
 engine's weights and KV cache. Numbers are estimates at the longest lengths a recipe allows.
 """
 
@@ -26,6 +27,13 @@ DEFAULT_PROMPT_TOKENS = 512
 TIGHT = 0.9
 # vLLM's default gpu_memory_utilization (the evaluate/sample backend builds LLM() with it).
 VLLM_DEFAULT_UTILIZATION = 0.9
+
+# What a stage module's ``PLAN_AS`` may say: how its work is sized.
+ROLLOUTS = "rollouts"  # a policy trained on completions it generates (GRPO): loss over the completions
+LANGUAGE_MODEL = "language_model"  # a language model trained on whole sequences (SFT)
+SCORE_HEAD = "score_head"  # a model with a score head trained on sequences (a reward model)
+GENERATION = "generation"  # one process generating with an engine (sampling, evaluation)
+TRAINING = (ROLLOUTS, LANGUAGE_MODEL, SCORE_HEAD)
 
 
 @dataclass
@@ -163,8 +171,9 @@ def _batch_fix(plan_for, batch: int, accumulation: int, unit: str, derived: bool
 
 def plan_training(recipe, name: str, hw: Hardware, shape: ModelShape, lineage: dict[str, str],
                   options: Options) -> StagePlan:
-    """grpo, sft and reward_model: one optimizer step's micro-batch at the longest sequence."""
-    kind = recipe.stage.name
+    """A training stage (``PLAN_AS`` one of ``TRAINING``): one optimizer step's micro-batch at the
+    longest sequence."""
+    how = recipe.stage.plan_as
     batch = _get(recipe, "per_device_train_batch_size")
     accumulation = _get(recipe, "gradient_accumulation_steps")
 
@@ -173,7 +182,7 @@ def plan_training(recipe, name: str, hw: Hardware, shape: ModelShape, lineage: d
 
     plan = plan_for(batch, accumulation)
     if plan.peak > plan.budget:  # (the host RAM of offload has its own fix)
-        unit = "completions" if kind == "grpo" else "sequences"
+        unit = "completions" if how == ROLLOUTS else "sequences"
         derived = _get(recipe, "questions_per_step") is not None or _get(recipe, "sequences_per_step") is not None
         plan.fix = _batch_fix(plan_for, batch, accumulation, unit, derived) or _no_batch_fix(plan, hw)
     return plan
@@ -181,7 +190,7 @@ def plan_training(recipe, name: str, hw: Hardware, shape: ModelShape, lineage: d
 
 def _no_batch_fix(plan: StagePlan, hw: Hardware) -> str:
     hints = []
-    if plan.kind == "grpo" and any(p.name.startswith("vLLM") for p in plan.parts):
+    if any(p.name.startswith("vLLM") for p in plan.parts):  # colocated with the rollouts' training
         hints.append("vllm_enable_sleep_mode: true (frees vLLM's memory during the loss pass)")
     if not (hw.offload_optimizer and hw.offload_params):
         hints.append("a DeepSpeed config with optimizer and parameter offload (recipes/accelerate/zero3_offload.yaml)")
@@ -190,7 +199,7 @@ def _no_batch_fix(plan: StagePlan, hw: Hardware) -> str:
 
 
 def _plan_training(recipe, name, hw, shape, lineage, options, batch, accumulation) -> StagePlan:
-    kind = recipe.stage.name
+    how = recipe.stage.plan_as
     d = _dtype_bytes(recipe)
     checkpointing = bool(_get(recipe, "gradient_checkpointing", False))
     notes, per_step = [], {}
@@ -200,7 +209,7 @@ def _plan_training(recipe, name, hw, shape, lineage, options, batch, accumulatio
     else:  # adapters under DeepSpeed: the full model's states, an upper bound
         parts = memory.model_states(shape, hw, d)
     budget = hw.memory - RESERVED
-    if kind == "grpo":
+    if how == ROLLOUTS:
         completion = _get(recipe, "max_completion_length")
         vllm_len = _get(recipe, "vllm_max_model_length")
         prompt = options.prompt_tokens or (vllm_len - completion if vllm_len and vllm_len > completion
@@ -212,15 +221,15 @@ def _plan_training(recipe, name, hw, shape, lineage, options, batch, accumulatio
                         layout=f"{batch} x {accumulation} accumulation x {hw.gpus} processes")
     else:
         seq = _get(recipe, "max_length")
-        scored = seq if kind == "sft" else 0
+        scored = seq if how == LANGUAGE_MODEL else 0
         per_step["sequences"] = f"{batch * hw.gpus * accumulation:,}"
         per_step["layout"] = f"{batch} x {accumulation} accumulation x {hw.gpus} processes"
     tokens = batch * seq
-    if kind == "grpo" and _get(recipe, "beta", 0.0) > 0 and not lora:  # LoRA: the base, adapters disabled
+    if how == ROLLOUTS and _get(recipe, "beta", 0.0) > 0 and not lora:  # LoRA: the base, adapters disabled
         ref = memory.model_states(shape, hw, d, trainable=False)[0]
         parts.append(Part("reference model", ref.bytes, f"beta > 0: {ref.note}"))
     generation_phase, rollouts = [], None
-    if kind == "grpo":
+    if how == ROLLOUTS:
         generation_phase, vllm_part, rollouts = _grpo_generation(recipe, hw, shape, batch, seq, d, notes)
         if vllm_part is not None and not _get(recipe, "vllm_enable_sleep_mode", False):
             parts.append(vllm_part)
@@ -232,17 +241,17 @@ def _plan_training(recipe, name, hw, shape, lineage, options, batch, accumulatio
                 continue
             parts.append(Part(f"reward model ({reward})", 2 * rm.params, f"{rm.name}, bf16, whole on each GPU"))
     parts.append(memory.activations(shape, tokens, checkpointing, d))
-    if kind == "reward_model":
+    if how == SCORE_HEAD:
         parts.append(Part("score head", tokens * 4 * shape.hidden_size, "a few outputs per sequence"))
     else:
         parts.append(memory.loss_head(shape, tokens, batch * scored, d))
-    plan = StagePlan(name, kind, shape, hw, parts, budget, per_step, notes)
+    plan = StagePlan(name, recipe.stage.name, shape, hw, parts, budget, per_step, notes)
     if generation_phase:
         states = [p for p in parts if not p.name.startswith(("activations", "loss head"))]
         generating = states + [p for p in generation_phase if p not in states]
         if sum(p.bytes for p in generating) > plan.peak:  # generation is the peak: show its parts instead
             plan.parts = generating
-    if kind == "grpo" and _get(recipe, "sync_ref_model", False) and _get(recipe, "beta", 0.0) > 0:
+    if how == ROLLOUTS and _get(recipe, "sync_ref_model", False) and _get(recipe, "beta", 0.0) > 0:
         # TRL's SyncRefModelCallback under ZeRO-3 gathers the whole policy and the whole reference
         # on every GPU to mix them, every ref_model_sync_steps steps, between the training passes.
         states = [p for p in parts if not p.name.startswith(("activations", "loss head", "vLLM"))]
@@ -255,7 +264,7 @@ def _plan_training(recipe, name, hw, shape, lineage, options, batch, accumulatio
             if sum(p.bytes for p in syncing) > plan.peak:
                 plan.parts = syncing
     per_step["tokens (at most)"] = f"{batch * hw.gpus * accumulation * seq:,}"
-    per_step.update(_step_time(recipe, kind, shape, hw, batch * hw.gpus * accumulation, seq, checkpointing,
+    per_step.update(_step_time(recipe, how, shape, hw, batch * hw.gpus * accumulation, seq, checkpointing,
                                options, rollouts))
     if hw.offload_optimizer or hw.offload_params:
         plan.host_need = memory.host_memory_for_offload(shape, hw)
@@ -315,11 +324,11 @@ def _reward_models(recipe) -> list[tuple[str, str]]:
     return found
 
 
-def _step_time(recipe, kind, shape, hw, sequences, seq, checkpointing, options, rollouts) -> dict[str, str]:
+def _step_time(recipe, how, shape, hw, sequences, seq, checkpointing, options, rollouts) -> dict[str, str]:
     """Training FLOPs at ``options.mfu`` of the GPUs' peak; GRPO's generation at least one
     weight read per decoding step (memory-bound)."""
     passes = 3 + (1 if checkpointing else 0)
-    if kind == "grpo" and _get(recipe, "beta", 0.0) > 0:
+    if how == ROLLOUTS and _get(recipe, "beta", 0.0) > 0:
         passes += 1
     flops = passes * memory.forward_flops(shape, sequences * seq, seq // 2)
     train = flops / (hw.gpus * hw.gpu.bf16_tflops * 1e12 * options.mfu)
@@ -333,7 +342,8 @@ def _step_time(recipe, kind, shape, hw, sequences, seq, checkpointing, options, 
 
 
 def plan_generation(recipe, name: str, hw: Hardware, shape: ModelShape, options: Options) -> StagePlan:
-    """sample and evaluate: one process, the model's weights and the KV cache of a batch."""
+    """A generation stage (``PLAN_AS = GENERATION``): one process, the model's weights and the KV
+    cache of a batch."""
     hw = replace(hw, gpus=1, distributed="NO", zero_stage=0, offload_optimizer=False, offload_params=False)
     notes = []
     new_tokens = _get(recipe, "max_new_tokens")

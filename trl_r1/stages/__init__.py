@@ -16,6 +16,8 @@ Other layers ask a stage what they need to know of it through optional hooks, ne
   pipeline's); ``plan`` and ``check`` look at each.
 - ``machine_checks(recipe)``: what this machine must provide for the run (default: its trackers
   installed, its local data present).
+- ``PLAN_AS``: how ``plan`` sizes the stage's work (``trl_r1.plan.planner``: ``rollouts``,
+  ``language_model``, ``score_head``, ``generation``, the default).
 
 A stage module never imports the recipe loader (``trl_r1.recipe``), which finds stage modules by
 name: what both use lives in ``trl_r1.recipe_checks``, and the loader reaches a stage module as
@@ -54,6 +56,10 @@ class Stage:
 
     def run(self, recipe) -> dict:
         return self.module.run(recipe)
+
+    @property
+    def plan_as(self) -> str:
+        return getattr(self.module, "PLAN_AS", "generation")
 
     def check(self, recipe) -> None:
         if hasattr(self.module, "check"):
