@@ -72,7 +72,9 @@ def test_reflection_metrics_match_the_logged_completions(trained):
 def test_card_describes_the_run(trained):
     out, _ = trained
     card = (out / "README.md").read_text()
-    assert card.startswith("---\nbase_model: ")
+    # trained from a local folder with no card of its own: no base_model (a local path would be a
+    # broken link on the Hub), and the text says where it started
+    assert card.startswith("---\nlibrary_name: transformers") and "Trained from the local model `" in card
     assert "- `accuracy`" in card and "- `format`" in card
     assert "![reward, completion length, reflection rate](training.png)" in card
     assert "| step | 3 |" in card and "stage: grpo" in card
