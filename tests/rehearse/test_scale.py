@@ -110,3 +110,22 @@ def test_a_rollout_of_several_steps_is_rehearsed_as_two_the_second_off_policy(tm
     assert ("generation_batch_size", 8192, 2 * per_step, "two optimizer steps per rollout") in notes
     for kept in ("epsilon", "epsilon_high", "loss_type", "mask_truncated_completions", "group_filter_reward"):
         assert values[kept] == original[kept], kept
+
+
+def test_a_pipeline_is_rehearsed_as_a_pipeline_of_its_stage_recipes_scaled_with_its_accelerate_config(tmp_path):
+    """The pipeline stage rewrites itself for a rehearsal (its `rehearsal` hook): each stage's recipe
+    scaled into a file of its own, the outputs in the rehearsal's folder, and beside it the
+    accelerate config its hardware names (the pipeline's own values once took that config's place,
+    and writing it failed)."""
+    from trl_r1.rehearse import prepare
+
+    options = {"recipe": REPO / "recipes/r1/pipeline.yaml", "config_file": None, "output_dir": None,
+               "processes": None, "steps": None, "fresh": False, "overrides": {}}
+    plan = prepare(options, tmp_path)
+    pipeline = yaml.safe_load(plan["recipe"].read_text())
+    names = [entry["name"] for entry in _recipe("recipes/r1/pipeline.yaml")["stages"]]
+    assert [entry["recipe"] for entry in pipeline["stages"]] == [f"{name}.yaml" for name in names]
+    for name in names:
+        assert yaml.safe_load((plan["recipe"].parent / f"{name}.yaml").read_text())["output_dir"].startswith(str(tmp_path))
+    assert pipeline["output_dir"] == str(tmp_path / "out") and "hardware" not in pipeline
+    assert yaml.safe_load(plan["accelerate"].read_text())["num_processes"] == 2

@@ -108,8 +108,6 @@ def prepare(options: dict, workdir: Path) -> dict:
     """Write the scaled recipe(s) and accelerate config into ``workdir``; what to launch."""
     from ..recipe import read_yaml
     from ..stages import get_stage
-    from ..stages.pipeline import PipelineConfig
-    from ..stages.pipeline import steps as pipeline_steps
 
     recipe_path = options["recipe"].resolve()
     values = read_yaml(recipe_path)
@@ -137,7 +135,7 @@ def prepare(options: dict, workdir: Path) -> dict:
             if key in fields and new.get(key) != value and (key in values or not overrides):
                 notes.append((where, key, values.get(key), value, "set on the rehearse command line"))
                 new[key] = value
-        if kind == "grpo" and new.get("use_vllm") and new.get("vllm_mode") == "server" and not overrides:
+        if new.get("use_vllm") and new.get("vllm_mode") == "server" and not overrides:
             port = _free_port()
             servers.append({"model": new["model_name_or_path"], "port": port, "dtype": new.get("dtype") or "float32",
                             "max_model_len": new.get("vllm_max_model_length")})
@@ -145,49 +143,41 @@ def prepare(options: dict, workdir: Path) -> dict:
             notes.append((where, "vllm_server_base_url", values.get("vllm_server_base_url"), f"http://127.0.0.1:{port}",
                           "the server this rehearsal starts (trl vllm-serve, through the CPU shim)"))
             new["vllm_server_base_url"] = f"http://127.0.0.1:{port}"
-        if kind in ("sample", "evaluate") and new.get("backend", "auto") == "auto" and not overrides:
+        if "backend" in fields and new.get("backend", "auto") == "auto" and not overrides:
             new["backend"] = "vllm"
             notes.append((where, "backend", "auto", "vllm", "what `auto` picks on a GPU"))
-        if kind == "grpo" and new.get("eval_recipe") and not overrides:  # the final evaluations, at this scale too
+        if new.get("eval_recipe") and not overrides:  # the final evaluations, at this scale too
             file = recipes / f"{name}-evaluate.yaml"
-            file.write_text(yaml.safe_dump(scaled("evaluate", read_yaml(Path(new["eval_recipe"])), f"{name}-evaluate",
+            evaluation = read_yaml(Path(new["eval_recipe"]))
+            file.write_text(yaml.safe_dump(scaled(evaluation.get("stage"), evaluation, f"{name}-evaluate",
                                                   f"{where} eval_recipe"), sort_keys=False))
             notes.append((where, "eval_recipe", values["eval_recipe"], str(file), "the evaluate recipe, scaled"))
             new["eval_recipe"] = str(file)
         return new
 
-    if kind == "pipeline":
-        config = PipelineConfig(**{k: v for k, v in values.items() if k not in ("stage", "hardware")})
-        config.base_dir = str(recipe_path.parent)
-        entries = []
-        for step, entry in zip(pipeline_steps(config), values["stages"], strict=True):
-            stage_values = read_yaml(step.recipe)
-            stage_kind = stage_values["stage"]
-            if (prepare := getattr(get_stage(stage_kind).module, "prepare", None)) is not None:
-                stage_values = prepare(stage_values, Path(step.recipe))  # its paths, as loading reads them
-            file = recipes / f"{step.name}.yaml"
-            file.write_text(yaml.safe_dump(scaled(stage_kind, stage_values, step.name, step.name), sort_keys=False))
-            overrides = scaled(stage_kind, dict(entry.get("overrides") or {}), step.name, f"{step.name} (pipeline)",
-                               overrides=True)
-            entries.append({**entry, "recipe": file.name, "overrides": overrides})
+    def scale_file(path: Path, name: str, where: str) -> str:
+        """A recipe a pipeline names, scaled into a file of its own (its paths read as loading reads them)."""
+        file_values = read_yaml(path)
+        stage = get_stage(file_values.get("stage"))
+        if (prepare := getattr(stage.module, "prepare", None)) is not None:
+            file_values = prepare(file_values, Path(path))
+        file = recipes / f"{name}.yaml"
+        file.write_text(yaml.safe_dump(scaled(stage.name, file_values, name, where), sort_keys=False))
+        return file.name
+
+    def scale_overrides(path: Path, overrides: dict, name: str, where: str) -> dict:
+        return scaled(read_yaml(path)["stage"], overrides, name, where, overrides=True)
+
+    stage = get_stage(kind)  # a clear error for an unknown kind
+    if hasattr(stage.module, "rehearsal"):  # a recipe made of recipes (a pipeline) rewrites itself
+        values = stage.module.rehearsal(values, recipe_path, workdir / "out", scale_file, scale_overrides, notes)
         if servers:
             raise ValueError("rehearse: a vLLM server-mode stage inside a pipeline needs its model before it starts; "
                              "rehearse that stage's recipe on its own")
-        pipeline = {**values, "stages": entries, "output_dir": str(workdir / "out")}
-        notes.append(("pipeline", "output_dir", values.get("output_dir"), pipeline["output_dir"], ""))
-        if values.get("evaluate"):
-            spec = dict(values["evaluate"])
-            eval_values = read_yaml(recipe_path.parent / spec["recipe"])
-            (recipes / "evaluate.yaml").write_text(yaml.safe_dump(
-                scaled("evaluate", eval_values, "evaluate", "evaluate"), sort_keys=False))
-            pipeline["evaluate"] = {**spec, "recipe": "evaluate.yaml"}
-        pipeline.pop("base_dir", None)
-        if pipeline.pop("hardware", None) is not None:
-            notes.append(("pipeline", "hardware", values["hardware"], None, "planned for GPUs (`plan`), not rehearsed"))
         target = recipes / "pipeline.yaml"
-        target.write_text(yaml.safe_dump(pipeline, sort_keys=False))
+        target.write_text(yaml.safe_dump(values, sort_keys=False))
     else:
-        prepare = getattr(get_stage(kind).module, "prepare", None)  # a clear error for an unknown kind
+        prepare = getattr(stage.module, "prepare", None)
         if prepare is not None:  # paths the recipe names relative to its file (eval_recipe), as loading reads them
             values = prepare(values, recipe_path)
         target = recipes / recipe_path.name

@@ -9,6 +9,7 @@ Each change is returned as a note ``(field, was, now)`` for the rehearsal's tabl
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -22,25 +23,15 @@ CONTEXT_TOKENS = 1024  # prompt + completion; a tiny family tokenizer spells a t
 ROWS = 16
 VLLM_MEMORY_SHARE = 0.1  # of the RAM per colocated engine group (cpu_engines.kv_cache_bytes)
 
-# field -> rehearsal value, per stage kind; applied only where the recipe sets the field or the
-# stage's default would be too large for a rehearsal.
-_TRAINING = {
+# field -> rehearsal value: each stage module's `rehearsal_limits(size)` says its own, from these
+# sizes and building blocks (``size`` is this module); applied only where the recipe sets the
+# field or the stage's default would be too large for a rehearsal.
+TRAINING_LIMITS = {
     "max_steps": STEPS, "gradient_accumulation_steps": 1, "logging_steps": 1,
     "save_steps": 1, "eval_steps": 1, "max_train_samples": ROWS,
 }
-_LIMITS = {
-    "grpo": {**_TRAINING, "num_generations": GENERATIONS, "per_device_train_batch_size": GENERATIONS,
-             "max_completion_length": COMPLETION_TOKENS, "max_prompt_length": CONTEXT_TOKENS // 2,
-             "vllm_max_model_length": CONTEXT_TOKENS, "vllm_gpu_memory_utilization": VLLM_MEMORY_SHARE,
-             "ref_model_sync_steps": 1, "per_device_eval_batch_size": GENERATIONS},
-    "sft": {**_TRAINING, "per_device_train_batch_size": 2, "max_length": 256},
-    "reward_model": {**_TRAINING, "per_device_train_batch_size": 2, "per_device_eval_batch_size": 2,
-                     "max_length": 256},
-    "sample": {"num_samples": 2, "max_new_tokens": COMPLETION_TOKENS, "batch_size": 4, "max_questions": 4,
-               "max_model_len": CONTEXT_TOKENS},
-    "evaluate": {"num_samples": 2, "max_new_tokens": COMPLETION_TOKENS, "batch_size": 4, "max_questions": 4,
-                 "max_model_len": CONTEXT_TOKENS},
-}
+GENERATION_LIMITS = {"num_samples": 2, "max_new_tokens": COMPLETION_TOKENS, "batch_size": 4, "max_questions": 4,
+                     "max_model_len": CONTEXT_TOKENS}
 _ALWAYS = {"max_steps", "max_train_samples", "logging_steps", "max_questions", "num_samples",
            "max_new_tokens", "max_completion_length", "max_length", "per_device_train_batch_size"}
 _EVENTS = {"save_steps", "eval_steps", "logging_steps", "ref_model_sync_steps"}
@@ -56,8 +47,11 @@ def scale(kind: str, values: dict[str, Any], workdir: Path, name: str, overrides
     """The rehearsal's version of a stage's recipe values (or of a pipeline entry's
     ``overrides``, with ``overrides=True``: only the fields they set), and notes of what changed;
     training stages run ``steps`` optimizer steps on ``processes`` processes."""
+    from ..stages import get_stage
+
     values, notes = dict(values), []
     old_steps = values.get("max_steps")
+    stage = get_stage(kind)
     fields = stage_fields(kind)
 
     def change(key, new, why=""):
@@ -65,7 +59,7 @@ def scale(kind: str, values: dict[str, Any], workdir: Path, name: str, overrides
             notes.append((key, values.get(key), new, why))
             values[key] = new
 
-    for key, new in _LIMITS.get(kind, {}).items():
+    for key, new in stage.rehearsal_limits(sys.modules[__name__]).items():
         new = steps if key == "max_steps" else new
         if key in values or (key in _ALWAYS and key in fields and not overrides):
             if key == "ref_model_sync_steps" and not values.get("sync_ref_model"):
@@ -83,17 +77,17 @@ def scale(kind: str, values: dict[str, Any], workdir: Path, name: str, overrides
         change("generation_batch_size", 2 * per_device * processes, "two optimizer steps per rollout")
     if "steps_per_generation" in values:
         change("steps_per_generation", 2, "two optimizer steps per rollout")
-    if kind in ("grpo", "sft", "reward_model"):
+    if stage.trains:
         if values.get("attn_implementation") in _ATTENTION:
             change("attn_implementation", "sdpa", "no flash-attention kernels on CPU")
         if not overrides:
             change("use_cpu", True, "this machine (TrainingArguments refuses bf16 on CPU otherwise)")
             change("log_level", "info", "the engines' own log lines (DeepSpeed logs at info)")
-    if kind != "pipeline" and not overrides:
+    if stage.parts_of is None and not overrides:  # a pipeline's folder is set where it is rehearsed
         change("output_dir", str(workdir / "out" / name))
     if "hardware" in values:  # the GPUs `plan` sizes the run for; here the machine is this one
         notes.append(("hardware", values.pop("hardware"), None, "planned for GPUs (`plan`), not rehearsed"))
-    if kind == "grpo" and isinstance(values.get("rewards"), list):
+    if isinstance(values.get("rewards"), list):  # a stage with rewards (grpo)
         rewards = [_scale_window(r, old_steps, steps, notes) for r in values["rewards"]]
         rewards = [_stand_in_reward_model(r, workdir, notes) for r in rewards]
         values["rewards"] = rewards
@@ -103,7 +97,7 @@ def scale(kind: str, values: dict[str, Any], workdir: Path, name: str, overrides
         change("model_name_or_path", models.stand_in(model, workdir / "standins" / "models"),
                f"a tiny random {family} model built here: the family's chat template and end of text" if family
                else "the embedded model (family unknown)")
-    _stand_in_datasets(kind, values, workdir / "standins" / name, change)
+    _stand_in_datasets(stage, values, workdir / "standins" / name, change)
     return values, notes
 
 
@@ -149,7 +143,7 @@ def _stand_in_reward_model(reward, workdir: Path, notes: list):
     return {**reward, "kwargs": {**kwargs, "model": new}}
 
 
-def _stand_in_datasets(kind: str, values: dict, folder: Path, change) -> None:
+def _stand_in_datasets(stage, values: dict, folder: Path, change) -> None:
     why = "Hub dataset: a built-in stand-in with the same columns and splits"
 
     def splits(*keys, default="train"):
@@ -157,32 +151,7 @@ def _stand_in_datasets(kind: str, values: dict, folder: Path, change) -> None:
 
     name = values.get("dataset_name")
     if standins.is_hub_dataset(name):
-        if kind == "grpo":
-            answers = sorted({(r.get("kwargs") or {}).get("solution_column", "solution")
-                              for r in values.get("rewards", []) if isinstance(r, dict)} | {"solution"})
-            routed = any(isinstance(r, dict) and r.get("tasks") for r in values.get("rewards", []))
-            # the stage mixes a recipe's own general set in at its general_fraction; else a mix stands in
-            share = None if values.get("general_dataset_name") else values.get("general_fraction", 0.25)
-            new = standins.prompts(folder / "prompts", splits("dataset_train_split", "dataset_test_split"),
-                                   values.get("dataset_prompt_column", "problem"), answers, routed, share,
-                                   int(values.get("seed", 0) or 0))
-        elif kind in ("sample", "evaluate"):
-            answers = [values.get("answer_column", "solution" if kind == "sample" else "answer")]
-            new = standins.prompts(folder / "prompts", splits("dataset_split", default="train" if kind == "sample" else "test"),
-                                   values.get("problem_column", "problem"), answers, False)
-        elif kind == "sft":
-            messages = None if "dataset_prompt_column" in values else values.get("dataset_messages_column", "messages")
-            new = standins.conversations(folder / "conversations", splits("dataset_train_split", "dataset_test_split"),
-                                         messages, values.get("dataset_prompt_column", "problem"),
-                                         values.get("dataset_response_column", "response"))
-        elif kind == "reward_model":
-            scores = "score_column" in values
-            new = standins.judged(folder / "judged", splits("dataset_train_split", "dataset_test_split"),
-                                  values.get("prompt_column", "prompt"), values.get("response_column", "response"),
-                                  values.get("score_column" if scores else "label_column", "score" if scores else "label"),
-                                  scores)
-        else:
-            new = name
+        new = stage.rehearsal_data(values, folder, standins, splits) or name
         change("dataset_name", new, why)
         if values.get("dataset_config") is not None:
             change("dataset_config", None, "the stand-in has no configurations")

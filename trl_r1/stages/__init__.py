@@ -16,6 +16,8 @@ Other layers ask a stage what they need to know of it through optional hooks, ne
   pipeline's); ``plan`` and ``check`` look at each.
 - ``machine_checks(recipe)``: what this machine must provide for the run (default: its trackers
   installed, its local data present).
+- ``rehearsal_limits(size)``, ``rehearsal_data(values, folder, standins, splits)``: how
+  ``rehearse`` scales the recipe down and what stands in for its Hub dataset (trl_r1/rehearse/).
 - ``PLAN_AS``: how ``plan`` sizes the stage's work (``trl_r1.plan.planner``: ``rollouts``,
   ``language_model``, ``score_head``, ``generation``, the default).
 
@@ -56,6 +58,26 @@ class Stage:
 
     def run(self, recipe) -> dict:
         return self.module.run(recipe)
+
+    @property
+    def trains(self) -> bool:
+        """Whether the stage trains a model (its configuration is a ``TrainingArguments``)."""
+        from transformers import TrainingArguments
+
+        return any(issubclass(cls, TrainingArguments) for cls in self.arguments)
+
+    @property
+    def parts_of(self):
+        """The ``parts(recipe)`` hook of a stage made of other recipes (a pipeline), else None."""
+        return getattr(self.module, "parts", None)
+
+    def rehearsal_limits(self, size) -> dict:
+        return self.module.rehearsal_limits(size) if hasattr(self.module, "rehearsal_limits") else {}
+
+    def rehearsal_data(self, values: dict, folder, standins, splits) -> str | None:
+        """The stand-in for the recipe's Hub dataset in a rehearsal; None: the stage reads none."""
+        hook = getattr(self.module, "rehearsal_data", None)
+        return hook(values, folder, standins, splits) if hook else None
 
     @property
     def plan_as(self) -> str:

@@ -57,6 +57,18 @@ ARGUMENTS = (EvalConfig,)
 PLAN_AS = "generation"  # how `plan` sizes it (trl_r1/plan/planner.py)
 
 
+def rehearsal_limits(size) -> dict:
+    """Field -> value in a rehearsal (``rehearse``; ``size`` is trl_r1/rehearse/scale.py, with its sizes)."""
+    return dict(size.GENERATION_LIMITS)
+
+
+def rehearsal_data(values: dict, folder: Path, standins, splits) -> str:
+    """The built-in stand-in ``rehearse`` uses for a Hub ``dataset_name`` (``standins`` is
+    trl_r1/rehearse/standins.py; ``splits(*fields, default=...)`` the splits the recipe names)."""
+    return standins.prompts(folder / "prompts", splits("dataset_split", default="test"),
+                            values.get("problem_column", "problem"), [values.get("answer_column", "answer")], False)
+
+
 def validate(config: EvalConfig) -> None:
     if config.scorer is None:
         raise ValueError("scorer: an evaluation needs a scorer reward (e.g. accuracy)")

@@ -79,6 +79,28 @@ ARGUMENTS = (GRPOScriptArguments, R1GRPOConfig, ModelConfig)
 PLAN_AS = "rollouts"  # how `plan` sizes it (trl_r1/plan/planner.py)
 
 
+def rehearsal_limits(size) -> dict:
+    """Field -> value in a rehearsal (``rehearse``; ``size`` is trl_r1/rehearse/scale.py, with its sizes)."""
+    return {**size.TRAINING_LIMITS, "num_generations": size.GENERATIONS,
+            "per_device_train_batch_size": size.GENERATIONS, "max_completion_length": size.COMPLETION_TOKENS,
+            "max_prompt_length": size.CONTEXT_TOKENS // 2, "vllm_max_model_length": size.CONTEXT_TOKENS,
+            "vllm_gpu_memory_utilization": size.VLLM_MEMORY_SHARE, "ref_model_sync_steps": 1,
+            "per_device_eval_batch_size": size.GENERATIONS}
+
+
+def rehearsal_data(values: dict, folder: Path, standins, splits) -> str:
+    """The built-in stand-in ``rehearse`` uses for a Hub ``dataset_name`` (``standins`` is
+    trl_r1/rehearse/standins.py; ``splits(*fields, default=...)`` the splits the recipe names)."""
+    answers = sorted({(r.get("kwargs") or {}).get("solution_column", "solution")
+                      for r in values.get("rewards", []) if isinstance(r, dict)} | {"solution"})
+    routed = any(isinstance(r, dict) and r.get("tasks") for r in values.get("rewards", []))
+    # the stage mixes a recipe's own general set in at its general_fraction; else a mix stands in
+    share = None if values.get("general_dataset_name") else values.get("general_fraction", 0.25)
+    return standins.prompts(folder / "prompts", splits("dataset_train_split", "dataset_test_split"),
+                            values.get("dataset_prompt_column", "problem"), answers, routed, share,
+                            int(values.get("seed", 0) or 0))
+
+
 def prepare(values: dict, path: Path | None) -> dict:
     """Called by the recipe loader: ``eval_recipe`` is read relative to the recipe's file and kept
     absolute, so that the recipe written again elsewhere (the saved recipe.yaml, a rehearsal's

@@ -221,6 +221,30 @@ def _evaluation(recipe, name: str, model: str, check_only: bool = False):
     return step, evaluation
 
 
+def rehearsal(values: dict, path: Path, out: Path, scale_file, scale_overrides, notes: list) -> dict:
+    """How ``rehearse`` rewrites a pipeline (trl_r1/rehearse/): each stage's recipe scaled into a
+    file of its own (``scale_file(recipe_path, name, where) -> file name``), its overrides scaled
+    (``scale_overrides(recipe_path, overrides, name, where)``), the evaluation recipe too, the
+    outputs in ``out``; the pipeline's values for the rehearsal. What changed goes to ``notes``,
+    as ``(where, field, was, now, why)``."""
+    config = PipelineConfig(**{k: v for k, v in values.items() if k not in ("stage", "hardware")})
+    config.base_dir = str(Path(path).parent)
+    entries = []
+    for step, entry in zip(steps(config), values["stages"], strict=True):
+        file = scale_file(step.recipe, step.name, step.name)
+        overrides = scale_overrides(step.recipe, dict(entry.get("overrides") or {}), step.name, f"{step.name} (pipeline)")
+        entries.append({**entry, "recipe": file, "overrides": overrides})
+    pipeline = {**values, "stages": entries, "output_dir": str(out)}
+    notes.append(("pipeline", "output_dir", values.get("output_dir"), pipeline["output_dir"], ""))
+    if values.get("evaluate"):
+        spec = dict(values["evaluate"])
+        pipeline["evaluate"] = {**spec, "recipe": scale_file(Path(path).parent / spec["recipe"], "evaluate", "evaluate")}
+    pipeline.pop("base_dir", None)
+    if pipeline.pop("hardware", None) is not None:
+        notes.append(("pipeline", "hardware", values["hardware"], None, "planned for GPUs (`plan`), not rehearsed"))
+    return pipeline
+
+
 def is_main_process() -> bool:
     return int(os.environ.get("RANK", "0")) == 0
 

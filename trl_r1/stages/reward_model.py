@@ -99,6 +99,21 @@ ARGUMENTS = (RewardModelScriptArguments, RewardModelConfig, ModelConfig)
 PLAN_AS = "score_head"  # how `plan` sizes it (trl_r1/plan/planner.py)
 
 
+def rehearsal_limits(size) -> dict:
+    """Field -> value in a rehearsal (``rehearse``; ``size`` is trl_r1/rehearse/scale.py, with its sizes)."""
+    return {**size.TRAINING_LIMITS, "per_device_train_batch_size": 2, "per_device_eval_batch_size": 2, "max_length": 256}
+
+
+def rehearsal_data(values: dict, folder: Path, standins, splits) -> str:
+    """The built-in stand-in ``rehearse`` uses for a Hub ``dataset_name`` (``standins`` is
+    trl_r1/rehearse/standins.py; ``splits(*fields, default=...)`` the splits the recipe names)."""
+    scores = "score_column" in values
+    return standins.judged(folder / "judged", splits("dataset_train_split", "dataset_test_split"),
+                           values.get("prompt_column", "prompt"), values.get("response_column", "response"),
+                           values.get("score_column" if scores else "label_column", "score" if scores else "label"),
+                           scores)
+
+
 def validate(script_args: RewardModelScriptArguments, args: RewardModelConfig, model_args: ModelConfig) -> None:
     check_model_and_dataset(model_args.model_name_or_path, script_args.dataset_name, "reward_model")
     if model_args.use_peft or model_args.load_in_4bit or model_args.load_in_8bit:

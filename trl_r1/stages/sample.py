@@ -133,6 +133,21 @@ class SampleConfig(GenerationArguments):
 
 ARGUMENTS = (SampleConfig,)
 PLAN_AS = "generation"  # how `plan` sizes it (trl_r1/plan/planner.py)
+# A rehearsal's miniature model writes no correct sample: rehearse then writes stand-in correct ones
+# through this stage's own review, so that the stages after it have data (trl_r1/rehearse/standins.py).
+REHEARSAL_CORRECT_SAMPLES = True
+
+
+def rehearsal_limits(size) -> dict:
+    """Field -> value in a rehearsal (``rehearse``; ``size`` is trl_r1/rehearse/scale.py, with its sizes)."""
+    return dict(size.GENERATION_LIMITS)
+
+
+def rehearsal_data(values: dict, folder: Path, standins, splits) -> str:
+    """The built-in stand-in ``rehearse`` uses for a Hub ``dataset_name`` (``standins`` is
+    trl_r1/rehearse/standins.py; ``splits(*fields, default=...)`` the splits the recipe names)."""
+    return standins.prompts(folder / "prompts", splits("dataset_split", default="train"),
+                            values.get("problem_column", "problem"), [values.get("answer_column", "solution")], False)
 
 
 def validate(config: SampleConfig) -> None:

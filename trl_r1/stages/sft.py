@@ -134,6 +134,20 @@ ARGUMENTS = (SFTScriptArguments, R1SFTConfig, ModelConfig)
 PLAN_AS = "language_model"  # how `plan` sizes it (trl_r1/plan/planner.py)
 
 
+def rehearsal_limits(size) -> dict:
+    """Field -> value in a rehearsal (``rehearse``; ``size`` is trl_r1/rehearse/scale.py, with its sizes)."""
+    return {**size.TRAINING_LIMITS, "per_device_train_batch_size": 2, "max_length": 256}
+
+
+def rehearsal_data(values: dict, folder: Path, standins, splits) -> str:
+    """The built-in stand-in ``rehearse`` uses for a Hub ``dataset_name`` (``standins`` is
+    trl_r1/rehearse/standins.py; ``splits(*fields, default=...)`` the splits the recipe names)."""
+    messages = None if "dataset_prompt_column" in values else values.get("dataset_messages_column", "messages")
+    return standins.conversations(folder / "conversations", splits("dataset_train_split", "dataset_test_split"),
+                                  messages, values.get("dataset_prompt_column", "problem"),
+                                  values.get("dataset_response_column", "response"))
+
+
 def validate(script_args: SFTScriptArguments, args: R1SFTConfig, model_args: ModelConfig) -> None:
     check_model_and_dataset(model_args.model_name_or_path, script_args.dataset_name, "sft")
     if args.packing and args.max_length is None:
