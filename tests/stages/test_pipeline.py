@@ -142,6 +142,7 @@ def test_a_stage_process_gets_its_own_port_and_store_or_runs_alone():
     forever); single-process stages run alone."""
     from types import SimpleNamespace
 
+    from trl_r1.stages import get_stage
     from trl_r1.stages.pipeline import Step, child_command
 
     def command(name, kind, rank):
@@ -151,7 +152,7 @@ def test_a_stage_process_gets_its_own_port_and_store_or_runs_alone():
         with pytest.MonkeyPatch.context() as patch:
             for key, value in env.items():
                 patch.setenv(key, value)
-            return child_command(step, SimpleNamespace(stage=SimpleNamespace(name=kind)), Path("r.yaml"), Path("s.json"))
+            return child_command(step, SimpleNamespace(stage=get_stage(kind)), Path("r.yaml"), Path("s.json"))
 
     argv, env = command("reasoning_rl", "grpo", 0)
     assert argv[1:] == ["-m", "trl_r1.run_stage", "r.yaml", "s.json"]
@@ -170,13 +171,13 @@ from types import SimpleNamespace
 
 import torch.distributed as dist
 
-from trl_r1.stages import pipeline
+from trl_r1.stages import get_stage, pipeline
 
 dist.init_process_group("gloo", timeout=datetime.timedelta(seconds=20))  # as the recipes' TrainingArguments do
 pipeline._run_in_child = lambda step, recipe: ({"model": str(step.output_dir)}, os.getpid())  # the stage's processes
 for name in ("cold_start", "reasoning_rl", "sft"):
     step = pipeline.Step(name, Path(name + ".yaml"), {}, True, Path(sys.argv[1]) / name)
-    marker = pipeline._run_once(step, SimpleNamespace(stage=SimpleNamespace(name="sft")), fresh_process=True)
+    marker = pipeline._run_once(step, SimpleNamespace(stage=get_stage("sft")), fresh_process=True)
     print(name, marker["summary"]["model"], flush=True)
 """
 

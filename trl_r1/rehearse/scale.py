@@ -83,7 +83,7 @@ def scale(kind: str, values: dict[str, Any], workdir: Path, name: str, overrides
         if not overrides:
             change("use_cpu", True, "this machine (TrainingArguments refuses bf16 on CPU otherwise)")
             change("log_level", "info", "the engines' own log lines (DeepSpeed logs at info)")
-    if stage.parts_of is None and not overrides:  # a pipeline's folder is set where it is rehearsed
+    if not stage.made_of_parts and not overrides:  # a pipeline's folder is set where it is rehearsed
         change("output_dir", str(workdir / "out" / name))
     if "hardware" in values:  # the GPUs `plan` sizes the run for; here the machine is this one
         notes.append(("hardware", values.pop("hardware"), None, "planned for GPUs (`plan`), not rehearsed"))

@@ -17,9 +17,16 @@ Other layers ask a stage what they need to know of it through optional hooks, ne
 - ``machine_checks(recipe)``: what this machine must provide for the run (default: its trackers
   installed, its local data present).
 - ``rehearsal_limits(size)``, ``rehearsal_data(values, folder, standins, splits)``: how
-  ``rehearse`` scales the recipe down and what stands in for its Hub dataset (trl_r1/rehearse/).
+  ``rehearse`` scales the recipe down and what stands in for its Hub dataset (trl_r1/rehearse/);
+  ``rehearsal(...)``: a recipe made of recipes rewrites itself for a rehearsal (a pipeline);
+  ``REHEARSAL_CORRECT_SAMPLES``: a rehearsal writes stand-in correct samples where the miniature
+  model kept none (``sample``).
+- ``artifacts(output_dir)``: what a run leaves to later stages of a pipeline (default: a training
+  stage's model, in ``output_dir``; nothing for the others).
 - ``PLAN_AS``: how ``plan`` sizes the stage's work (``trl_r1.plan.planner``: ``rollouts``,
   ``language_model``, ``score_head``, ``generation``, the default).
+
+Whether a stage trains (its configuration is a ``TrainingArguments``) is read from ``ARGUMENTS``.
 
 A stage module never imports the recipe loader (``trl_r1.recipe``), which finds stage modules by
 name: what both use lives in ``trl_r1.recipe_checks``, and the loader reaches a stage module as
@@ -67,9 +74,21 @@ class Stage:
         return any(issubclass(cls, TrainingArguments) for cls in self.arguments)
 
     @property
-    def parts_of(self):
-        """The ``parts(recipe)`` hook of a stage made of other recipes (a pipeline), else None."""
-        return getattr(self.module, "parts", None)
+    def trains_a_language_model(self) -> bool:
+        """Whether the model it trains generates text (so that evaluating it means something)."""
+        return self.plan_as in ("rollouts", "language_model")
+
+    def artifacts(self, output_dir) -> dict[str, str]:
+        """What a run in ``output_dir`` leaves to later stages of a pipeline (``${stage.model}``,
+        ``${stage.dataset}``), known before it runs: the hook's, else a training stage's model."""
+        if hasattr(self.module, "artifacts"):
+            return self.module.artifacts(output_dir)
+        return {"model": str(output_dir)} if self.trains else {}
+
+    @property
+    def made_of_parts(self) -> bool:
+        """Whether a recipe of this kind is made of other recipes (a pipeline: see ``parts``)."""
+        return hasattr(self.module, "parts")
 
     def rehearsal_limits(self, size) -> dict:
         return self.module.rehearsal_limits(size) if hasattr(self.module, "rehearsal_limits") else {}
@@ -89,7 +108,7 @@ class Stage:
 
     def parts(self, recipe) -> list[tuple] | None:
         """The steps and recipes a recipe of this kind is made of; None for a single stage."""
-        return self.module.parts(recipe) if hasattr(self.module, "parts") else None
+        return self.module.parts(recipe) if self.made_of_parts else None
 
     def machine_checks(self, recipe) -> None:
         if hasattr(self.module, "machine_checks"):

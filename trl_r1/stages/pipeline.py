@@ -26,10 +26,6 @@ from ..recipe_checks import RecipeError, check_machine_for, read_yaml
 DONE_FILE, SUMMARY_FILE, TABLE_FILE = "stage_done.json", "pipeline.json", "pipeline.md"
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:\.([A-Za-z_]+))?\}")
-# Stage kinds whose model generates text, so an evaluation of it means something.
-_GENERATIVE = ("sft", "grpo")
-# Stage kinds that run in one process; under `accelerate launch` the other processes wait.
-_SINGLE_PROCESS = ("sample", "evaluate")
 # The summary entries shown in the final table, in this order, when a stage reports them.
 _HEADLINE = ("train_loss", "reward_first5", "reward_last5", "eval_accuracy_before", "eval_accuracy",
              "eval_mse_before", "eval_mse", "samples", "kept", "rows", "train_rows")
@@ -140,14 +136,6 @@ def substitute(value: Any, artifacts: dict[str, dict], where: str) -> Any:
     return _REFERENCE.sub(replace, value)
 
 
-def promised(step: Step, kind: str) -> dict[str, str]:
-    """What a stage will produce, before it ran (to validate later stages' references): a
-    ``sample`` stage a dataset, an ``evaluate`` stage nothing to pass on, the others a model."""
-    if kind == "sample":
-        return {"dataset": str(step.output_dir / "dataset")}
-    return {} if kind == "evaluate" else {"model": str(step.output_dir)}
-
-
 def load_step(load, step: Step, artifacts: dict, check_only: bool = False):
     """The step's recipe with its overrides, references to earlier steps' ``artifacts`` resolved,
     loaded with ``load`` (``Recipe.load``)."""
@@ -172,7 +160,7 @@ def stage_recipes(recipe) -> list[tuple[Step, Any]]:
         if not step.recipe.is_file():
             raise ValueError(f"stage {step.name!r}: no such recipe file {step.recipe}")
         stage_recipe = load_step(recipe.load, step, artifacts, check_only=True)
-        artifacts[step.name] = promised(step, stage_recipe.stage.name)
+        artifacts[step.name] = stage_recipe.stage.artifacts(step.output_dir)  # what it will produce
         resolved.append((step, stage_recipe))
     return resolved
 
@@ -201,7 +189,7 @@ def machine_checks(recipe) -> None:
             check_machine_for(stage_recipe.configs, built)
         except ValueError as e:
             raise ValueError(f"stage {step.name!r}: {e}") from None
-        built += promised(step, stage_recipe.stage.name).values()
+        built += stage_recipe.stage.artifacts(step.output_dir).values()
 
 
 def _evaluation(recipe, name: str, model: str, check_only: bool = False):
@@ -269,7 +257,7 @@ def child_command(step: Step, recipe, recipe_file: Path, summary_file: Path) -> 
     # and tells every rank so; nothing hosts one on a stage's own port, so rank 0 must (else every
     # rank waits for a store that never comes up).
     env.pop("TORCHELASTIC_USE_AGENT_STORE", None)
-    if recipe.stage.name in _SINGLE_PROCESS:
+    if not recipe.stage.trains:  # a single process; under `accelerate launch` the others wait
         for key in _DISTRIBUTED_ENV:
             env.pop(key, None)
     elif "MASTER_PORT" in env:  # the same port on every rank: derived from the stage's name
@@ -301,7 +289,7 @@ def _run_once(step: Step, recipe, fresh_process: bool = False) -> dict:
     main process alone reached hung `accelerate launch` after stage 1). Single-process kinds
     (``sample``, ``evaluate``) run on the main process only; the others wait for the marker file
     (no barrier: sampling can outlast a collective's timeout)."""
-    single = recipe.stage.name in _SINGLE_PROCESS
+    single = not recipe.stage.trains
     if step.done_file.is_file():
         print(f"[pipeline] {step.name}: done before ({step.done_file}), skipped")
         if not single and not fresh_process:
@@ -366,7 +354,7 @@ def run(recipe) -> dict:
         summary = marker["summary"]
         artifacts[step.name] = summary
         evaluation = None
-        if step.evaluate and marker["kind"] in _GENERATIVE and summary.get("model"):
+        if step.evaluate and stage_recipe.stage.trains_a_language_model and summary.get("model"):
             evaluation = _evaluate(recipe, step.name, summary["model"])
         rows.append(_row(step.name, marker["kind"], marker["seconds"], summary, evaluation))
 

@@ -138,6 +138,11 @@ PLAN_AS = "generation"  # how `plan` sizes it (trl_r1/plan/planner.py)
 REHEARSAL_CORRECT_SAMPLES = True
 
 
+def artifacts(output_dir) -> dict[str, str]:
+    """What a run leaves to later stages of a pipeline: its dataset (``${stage.dataset}``)."""
+    return {"dataset": str(Path(output_dir) / DATASET_DIR)}
+
+
 def rehearsal_limits(size) -> dict:
     """Field -> value in a rehearsal (``rehearse``; ``size`` is trl_r1/rehearse/scale.py, with its sizes)."""
     return dict(size.GENERATION_LIMITS)
