@@ -60,42 +60,11 @@ def make_backend(name: str, model: str, dtype: str = "auto", max_model_len: int 
     return TransformersBackend(model, dtype)
 
 
-class NucleusSampler:
-    """Temperature, then nucleus (top-p) sampling, as vLLM samples and as the paper evaluates (no
-    top-k: ``generate``'s sampling adds its default top-k of 50). A logits processor for
-    ``generate`` in its greedy mode: it draws the token and leaves only it finite, so the argmax
-    picks it. The nucleus is found among the ``candidates`` most likely tokens (rows whose
-    candidates hold less than ``top_p`` of the mass are sorted whole), where sorting the
-    vocabulary and ``torch.multinomial`` over it took 38% of a sampled evaluation on a CPU."""
-
-    def __init__(self, temperature: float, top_p: float, candidates: int = 256):
-        self.temperature, self.top_p, self.candidates = temperature, top_p, candidates
-
-    def nucleus(self, scores):
-        """Each row's nucleus: token ids (rows x k) and their renormalized probabilities (0 outside)."""
-        logits = scores.float() / self.temperature
-        k = logits.shape[-1] if self.top_p >= 1.0 else min(self.candidates, logits.shape[-1])
-        while True:
-            top, ids = logits.topk(k)
-            p = (top - logits.logsumexp(-1, keepdim=True)).exp()
-            # a token is kept while the tokens before it hold less than top_p (transformers' and vLLM's rule)
-            if k == logits.shape[-1] or bool((p.sum(-1) >= self.top_p).all()):
-                break
-            k = logits.shape[-1]  # a flat row: its nucleus reaches past the candidates
-        p = p * ((p.cumsum(-1) - p) < self.top_p)
-        return ids, p / p.sum(-1, keepdim=True)
-
-    def __call__(self, input_ids, scores):
-        import torch
-
-        ids, p = self.nucleus(scores)
-        chosen = ids.gather(-1, torch.multinomial(p, 1))
-        return torch.full_like(scores, float("-inf")).scatter_(-1, chosen, 0.0)
-
-
 class TransformersBackend:
-    """``model.generate`` on the given prompts at once (each sampled ``n`` times); the caller
-    chooses how many prompts go in one call."""
+    """``model.generate`` on the given prompts at once (each sampled ``n`` times through
+    ``num_return_sequences``); the caller chooses how many prompts go in one call. Sampling is
+    ``generate``'s own temperature and top-p with ``top_k=0`` (its default top-k of 50 off), as vLLM
+    samples and as the paper evaluates; temperature 0 decodes greedily, once per prompt."""
 
     def __init__(self, model: str, dtype: str = "auto"):
         import torch
@@ -133,55 +102,35 @@ class TransformersBackend:
             return prompt
         return self.tokenizer.apply_chat_template(prompt, tokenize=False, add_generation_prompt=True)
 
-    def _prefilled(self, texts: list[str], n: int) -> dict:
-        """``generate``'s inputs for ``n`` samples of each prompt with the prompts already read, each
-        token once: the prefix all prompts share (a system prompt, demonstrations) once, then each
-        prompt's own tokens once for its ``n`` samples, where ``generate`` alone reads every prompt
-        in full for every sample (on a CPU, reading the tiny evaluation's 87-token prompts was more
-        than half of a sampled evaluation). The padding goes between the shared prefix and the rest;
-        positions skip it, as ``generate`` numbers left-padded prompts: same tokens (tested)."""
-        import inspect
+    @staticmethod
+    def decoding(sampling: Sampling) -> dict:
+        """``generate``'s arguments for ``sampling``: greedy at temperature 0 (as in vLLM), else
+        temperature and top-p sampling without top-k.
 
-        import torch
-        from transformers import DynamicCache
-
-        # A chat template usually writes the BOS token itself.
-        rows = self.tokenizer(texts, add_special_tokens=False)["input_ids"]
-        shared = 0  # each prompt keeps at least its last token for generate to read
-        while shared < min(map(len, rows)) - 1 and all(r[shared] == rows[0][shared] for r in rows):
-            shared += 1
-        width = max(map(len, rows)) - shared
-        pad = self.tokenizer.pad_token_id
-        ids = torch.tensor([r[:shared] + [pad] * (width - len(r) + shared) + r[shared:] for r in rows])
-        mask = torch.tensor([[1] * shared + [0] * (width - len(r) + shared) + [1] * (len(r) - shared) for r in rows])
-        ids, mask = ids.to(self.model.device), mask.to(self.model.device)
-        positions = (mask.cumsum(-1) - 1).clamp(min=0)
-        cache = DynamicCache(config=self.model.config)
-        # positional: the cache argument is `past_key_values` before transformers 5.20, `cache` after
-        if shared:
-            self.model(ids[:1, :shared], mask[:1, :shared], positions[:1, :shared], cache, use_cache=True)
-            cache.batch_repeat_interleave(len(rows))
-        if ids.shape[1] > shared + 1:
-            self.model(ids[:, shared:-1], mask[:, :-1], positions[:, shared:-1], cache, use_cache=True)
-        cache.batch_repeat_interleave(n)
-        name = "cache" if "cache" in inspect.signature(self.model.forward).parameters else "past_key_values"
-        return {"input_ids": ids.repeat_interleave(n, 0), "attention_mask": mask.repeat_interleave(n, 0), name: cache}
+        >>> TransformersBackend.decoding(Sampling(temperature=0.6, top_p=0.95, max_new_tokens=8))
+        {'max_new_tokens': 8, 'do_sample': True, 'temperature': 0.6, 'top_p': 0.95, 'top_k': 0}
+        >>> TransformersBackend.decoding(Sampling(temperature=0.0, max_new_tokens=8))
+        {'max_new_tokens': 8, 'do_sample': False}
+        """
+        if sampling.temperature <= 0:
+            return {"max_new_tokens": sampling.max_new_tokens, "do_sample": False}
+        return {"max_new_tokens": sampling.max_new_tokens, "do_sample": True, "temperature": sampling.temperature,
+                "top_p": sampling.top_p, "top_k": 0}
 
     def generate(self, prompts: list, sampling: Sampling) -> list[list[Completion]]:
         import torch
-        from transformers import LogitsProcessorList
 
         torch.manual_seed(sampling.seed)
-        texts = [self._text(p) for p in prompts]
-        decoding = {"do_sample": False}  # greedy, as temperature 0 means in vLLM
-        if sampling.temperature > 0:
-            decoding["logits_processor"] = LogitsProcessorList([NucleusSampler(sampling.temperature, sampling.top_p)])
+        n = sampling.num_samples
+        decoding = self.decoding(sampling)
+        copies = n if decoding["do_sample"] else 1  # greedy: the n samples are the same completion
+        # Left-padded whatever side the tokenizer pads (a trainer's may pad right); a chat template
+        # usually writes the BOS token itself.
+        inputs = self.tokenizer([self._text(p) for p in prompts], return_tensors="pt", padding=True,
+                                padding_side="left", add_special_tokens=False).to(self.model.device)
         with torch.no_grad():
-            inputs = self._prefilled(texts, sampling.num_samples)
-            output = self.model.generate(
-                **inputs, **decoding, max_new_tokens=sampling.max_new_tokens,
-                pad_token_id=self.tokenizer.pad_token_id,
-            )
+            output = self.model.generate(**inputs, **decoding, num_return_sequences=copies,
+                                         pad_token_id=self.tokenizer.pad_token_id)
         new = output[:, inputs["input_ids"].shape[1]:]
         results = []
         for row in new.tolist():
@@ -190,8 +139,7 @@ class TransformersBackend:
                 ids = ids[: ids.index(self.tokenizer.eos_token_id) + 1]
             # Special tokens dropped, added ones flagged special included, as vLLM's default does.
             results.append(Completion(self.tokenizer.decode(ids, skip_special_tokens=True), len(ids)))
-        n = sampling.num_samples
-        return [results[i * n:(i + 1) * n] for i in range(len(prompts))]
+        return [[Completion(**vars(results[i * copies + j % copies])) for j in range(n)] for i in range(len(prompts))]
 
 
 class VLLMBackend:
