@@ -66,7 +66,7 @@ def test_a_missing_engine_is_checked_only_where_it_is_required(monkeypatch):
         reaches.check("trl_r1/train/cpu_engines.py", required=True)
 
 
-@pytest.mark.parametrize("private", ["_entropy_bonus_enabled", "AcceleratorState._shared_state"])
+@pytest.mark.parametrize("private", ["_entropy_bonus_enabled", "AcceleratorState._shared_state", "integration_utils"])
 def test_where_a_library_has_a_public_way_it_is_used(private):
     users = [str(path.relative_to(REPO)) for path in (REPO / "trl_r1").rglob("*.py")
              if private in path.read_text() and path.name != "reaches.py"]

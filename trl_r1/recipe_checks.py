@@ -41,7 +41,7 @@ def check_reporting(configs, installed_here: bool = True) -> None:
     installed on this machine: transformers itself finds out only when the trainer starts, after
     the model loaded. A recipe checked for other hardware (``plan``, ``rehearse``) skips the
     second part; ``python -m trl_r1 check`` asks it (``trl_r1.recipe.check_machine``)."""
-    from transformers.integrations.integration_utils import (
+    from transformers.integrations import (  # names transformers.integrations exports (trl_r1/reaches.py)
         INTEGRATION_TO_CALLBACK,
         get_available_reporting_integrations,
         is_flytekit_available,
