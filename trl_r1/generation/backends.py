@@ -104,8 +104,8 @@ class TransformersBackend:
     other: ``generate`` alone (``top_k=0``, ``num_return_sequences``), and, where transformers is
     a version it was written for (trl_r1/reaches.py), the fast path: the prompts' shared prefix
     read once into a cache, each prompt once for its samples, the nucleus found among the most
-    likely tokens (:class:`NucleusSampler`). On a CPU it halves a sampled evaluation
-    (bench/bench_eval_generation.py: 1.97x, 4 questions x 4 samples x 64 tokens)."""
+    likely tokens (:class:`NucleusSampler`). On a CPU a sampled evaluation takes a half to a third
+    of the time (bench/bench_eval_generation.py: 1.97x to 2.94x, 4 questions x 4 samples x 64 tokens)."""
 
     fast = True  # the fast path where transformers is a version it was written for
 
