@@ -13,6 +13,7 @@ from helpers import (  # noqa: F401  (re-exported)
     tiny_recipe,
     write_recipe,
 )
+from tiny_models import tiny_classifier, tiny_scorer  # noqa: F401  (fixtures, shared with rewards/tests)
 
 
 ENGINES = ("vllm", "deepspeed")  # what an `engines`-marked test runs on (.ci/run's engines environment)
@@ -51,13 +52,3 @@ def tiny_model(tmp_path_factory) -> Path:
     return build_tiny_model(tmp_path_factory.mktemp("tiny-model"))
 
 
-@pytest.fixture(scope="session")
-def tiny_classifier(tmp_path_factory) -> Path:
-    """The tiny Llama as a random safe/unsafe classifier (``id2label`` {0: unsafe, 1: safe})."""
-    return build_tiny_classifier(tmp_path_factory.mktemp("tiny-classifier"))
-
-
-@pytest.fixture(scope="session")
-def tiny_scorer(tmp_path_factory) -> Path:
-    """The tiny Llama as a random 1-output reward model."""
-    return build_tiny_classifier(tmp_path_factory.mktemp("tiny-scorer"), labels=None)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 CHAT_TEMPLATE = (
     "{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}\n{% endfor %}"
     "{% if add_generation_prompt %}<|assistant|>{% endif %}"
@@ -59,3 +61,18 @@ def build_tiny_classifier(path: Path, labels: list[str] | None = ("unsafe", "saf
     LlamaForSequenceClassification(tiny_llama_config(tokenizer, **outputs, **config)).save_pretrained(path)
     tokenizer.save_pretrained(path)
     return path
+
+
+# Session fixtures built from the above, shared by both conftests (rewards/tests and the project's
+# tests/ import them by name: a fixture has one home).
+@pytest.fixture(scope="session")
+def tiny_classifier(tmp_path_factory) -> Path:
+    """The tiny Llama as a random safe/unsafe classifier (``id2label`` {0: unsafe, 1: safe})."""
+    return build_tiny_classifier(tmp_path_factory.mktemp("tiny-classifier"))
+
+
+@pytest.fixture(scope="session")
+def tiny_scorer(tmp_path_factory) -> Path:
+    """The tiny Llama as a random 1-output reward model."""
+    return build_tiny_classifier(tmp_path_factory.mktemp("tiny-scorer"), labels=None)
+

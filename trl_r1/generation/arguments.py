@@ -106,3 +106,11 @@ class GenerationArguments(PromptArguments):
                              f"{self.max_new_tokens}; set it to max_new_tokens + the longest prompt")
         if self.scorer is not None:
             check_scorer(self.scorer, self.scorer_kwargs, self.answer_column)
+
+
+def rehearsal_prompts(values: dict, folder, standins, splits, split: str, answer: str) -> str:
+    """The built-in stand-in ``rehearse`` uses for a generation stage's Hub ``dataset_name``: questions
+    with gold answers under the recipe's columns (``split``, ``answer``: the stage's defaults)."""
+    return standins.prompts(folder / "prompts", splits("dataset_split", default=split),
+                            values.get("problem_column", "problem"), [values.get("answer_column", answer)], False)
+

@@ -15,7 +15,7 @@ from trl_r1_rewards import answer_groups, final_answer
 
 from ..data.loading import load_split
 from ..data.templates import PROMPT_FIELDS, PromptArguments, takes_prefill, think_prefilled_by
-from ..generation.arguments import GenerationArguments
+from ..generation.arguments import GenerationArguments, rehearsal_prompts
 from ..generation.backends import make_backend
 from ..generation.loop import check_settings, read_samples, sample_questions
 from ..generation.metrics import markdown_table, summarize
@@ -65,8 +65,7 @@ def rehearsal_limits(size) -> dict:
 def rehearsal_data(values: dict, folder: Path, standins, splits) -> str:
     """The built-in stand-in ``rehearse`` uses for a Hub ``dataset_name`` (``standins`` is
     trl_r1/rehearse/standins.py; ``splits(*fields, default=...)`` the splits the recipe names)."""
-    return standins.prompts(folder / "prompts", splits("dataset_split", default="test"),
-                            values.get("problem_column", "problem"), [values.get("answer_column", "answer")], False)
+    return rehearsal_prompts(values, folder, standins, splits, split="test", answer="answer")
 
 
 def validate(config: EvalConfig) -> None:

@@ -24,7 +24,7 @@ from ..data.decontaminate import (
     conversation_text,
 )
 from ..data.loading import load_split
-from ..generation.arguments import GenerationArguments
+from ..generation.arguments import GenerationArguments, rehearsal_prompts
 from ..generation.backends import Completion, make_backend
 from ..generation.filters import FILTERS, is_code_task, rejection_reason
 from ..generation.judge import EndpointJudge, LocalJudge
@@ -151,8 +151,7 @@ def rehearsal_limits(size) -> dict:
 def rehearsal_data(values: dict, folder: Path, standins, splits) -> str:
     """The built-in stand-in ``rehearse`` uses for a Hub ``dataset_name`` (``standins`` is
     trl_r1/rehearse/standins.py; ``splits(*fields, default=...)`` the splits the recipe names)."""
-    return standins.prompts(folder / "prompts", splits("dataset_split", default="train"),
-                            values.get("problem_column", "problem"), [values.get("answer_column", "solution")], False)
+    return rehearsal_prompts(values, folder, standins, splits, split="train", answer="solution")
 
 
 def validate(config: SampleConfig) -> None:
