@@ -129,3 +129,16 @@ def test_a_pipeline_is_rehearsed_as_a_pipeline_of_its_stage_recipes_scaled_with_
         assert yaml.safe_load((plan["recipe"].parent / f"{name}.yaml").read_text())["output_dir"].startswith(str(tmp_path))
     assert pipeline["output_dir"] == str(tmp_path / "out") and "hardware" not in pipeline
     assert yaml.safe_load(plan["accelerate"].read_text())["num_processes"] == 2
+
+
+def test_a_micro_batch_set_on_the_rehearse_command_line_refits_the_stated_step(tmp_path):
+    """`rehearse stage4 --per_device_train_batch_size 16`: the step of 2 questions x 4 that fitted
+    the scaled micro-batch of 4 is refitted to 16 a micro-batch (the run refused 8 completions)."""
+    from trl_r1.rehearse import _parse, prepare
+
+    options = _parse(["recipes/r1/stage4_all_scenarios.yaml", "--per_device_train_batch_size", "16"])
+    options["recipe"] = REPO / options["recipe"]
+    plan = prepare(options, tmp_path)
+    values = yaml.safe_load(plan["recipe"].read_text())
+    assert values["per_device_train_batch_size"] == 16
+    assert values["questions_per_step"] * values["num_generations"] == 16 * plan["processes"]

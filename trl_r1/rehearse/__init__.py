@@ -26,7 +26,7 @@ import yaml
 WORKDIR_ENV = "TRL_R1_REHEARSAL"  # tells the launched processes where the rehearsal lives (hooks.py)
 PARTS_FILE, HUB_FILE = "parts.jsonl", "hub.jsonl"
 
-from .scale import STEPS, scale, stage_fields  # noqa: E402
+from .scale import STEPS, fit_step_size, scale, stage_fields  # noqa: E402
 
 USAGE = """\
 usage: python -m trl_r1 rehearse RECIPE.yaml [--config_file ACCELERATE.yaml] [--output_dir DIR]
@@ -135,6 +135,13 @@ def prepare(options: dict, workdir: Path) -> dict:
             if key in fields and new.get(key) != value and (key in values or not overrides):
                 notes.append((where, key, values.get(key), value, "set on the rehearse command line"))
                 new[key] = value
+
+        def refit(key, value, why):
+            if new.get(key) != value and key not in options["overrides"]:
+                notes.append((where, key, new.get(key), value, why))
+                new[key] = value
+
+        fit_step_size(new, processes, refit)  # a micro-batch set on the command line changes the step
         if new.get("use_vllm") and new.get("vllm_mode") == "server" and not overrides:
             port = _free_port()
             servers.append({"model": new["model_name_or_path"], "port": port, "dtype": new.get("dtype") or "float32",

@@ -65,16 +65,7 @@ def scale(kind: str, values: dict[str, Any], workdir: Path, name: str, overrides
             if key == "ref_model_sync_steps" and not values.get("sync_ref_model"):
                 continue
             change(key, new, "every event at least once" if key in _EVENTS else "")
-    per_device = values.get("per_device_train_batch_size") or 1
-    if "questions_per_step" in values:  # the step's size, stated: one micro-batch per process at this scale
-        change("questions_per_step", max(1, per_device * processes // (values.get("num_generations") or 1)),
-               f"one micro-batch per process of {processes} (accumulation is derived)")
-    if "sequences_per_step" in values:
-        change("sequences_per_step", per_device * processes, f"one micro-batch per process of {processes}")
-    # A rollout trained in several optimizer steps (DAPO's, GSPO's): two here, so that the second
-    # trains off-policy (clip ranges and sequence-level ratios act), on one micro-batch each.
-    if "generation_batch_size" in values:
-        change("generation_batch_size", 2 * per_device * processes, "two optimizer steps per rollout")
+    fit_step_size(values, processes, change)
     if "steps_per_generation" in values:
         change("steps_per_generation", 2, "two optimizer steps per rollout")
     if stage.trains:
@@ -99,6 +90,22 @@ def scale(kind: str, values: dict[str, Any], workdir: Path, name: str, overrides
                else "the embedded model (family unknown)")
     _stand_in_datasets(stage, values, workdir / "standins" / name, change)
     return values, notes
+
+
+def fit_step_size(values: dict, processes: int, change) -> None:
+    """A stated step size (``questions_per_step``, ``sequences_per_step``) scaled to one micro-batch
+    per process of the rehearsal (accumulation is derived from it); ``rehearse`` calls it again
+    after the command line's overrides, which may change the micro-batch."""
+    per_device = values.get("per_device_train_batch_size") or 1
+    if "questions_per_step" in values:
+        change("questions_per_step", max(1, per_device * processes // (values.get("num_generations") or 1)),
+               f"one micro-batch per process of {processes} (accumulation is derived)")
+    if "sequences_per_step" in values:
+        change("sequences_per_step", per_device * processes, f"one micro-batch per process of {processes}")
+    # A rollout trained in several optimizer steps (DAPO's, GSPO's): two here, so that the second
+    # trains off-policy (clip ranges and sequence-level ratios act), on one micro-batch each.
+    if "generation_batch_size" in values:
+        change("generation_batch_size", 2 * per_device * processes, "two optimizer steps per rollout")
 
 
 def stage_fields(kind: str) -> set[str]:

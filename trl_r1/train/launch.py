@@ -57,6 +57,9 @@ def accumulation_for(total: int, per_device: int, processes: int, what: str, fie
     per_launch = per_device * processes
     if total % per_launch:
         fits = [p for p in range(1, total + 1) if total % (per_device * p) == 0]
+        if not fits:
+            raise ValueError(f"{field_name}: {total} {what} per step are fewer than one micro-batch of "
+                             f"per_device_train_batch_size {per_device}: lower it, or train more per step")
         raise ValueError(
             f"{field_name}: {total} {what} per step cannot be split over {processes} processes x "
             f"per_device_train_batch_size {per_device} (= {per_launch} a micro-step); launch on one of "
