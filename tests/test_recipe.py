@@ -58,12 +58,15 @@ def gpu_install_packages() -> set[str]:
 def gpu_install(monkeypatch):
     """Trackers as the GPU install (pyproject's `gpu` extra) leaves them: those it installs count
     as installed (none of them is installed here)."""
+    import transformers.integrations
     import transformers.integrations.integration_utils as integrations
 
     packages = gpu_install_packages()
     installed = set(integrations.get_available_reporting_integrations())
-    monkeypatch.setattr(integrations, "get_available_reporting_integrations",
-                        lambda: sorted(installed | (packages & set(integrations.INTEGRATION_TO_CALLBACK))))
+    as_installed = lambda: sorted(installed | (packages & set(integrations.INTEGRATION_TO_CALLBACK)))  # noqa: E731
+    # both names: trl_r1 reads the public one (transformers.integrations), transformers its module's
+    monkeypatch.setattr(integrations, "get_available_reporting_integrations", as_installed)
+    monkeypatch.setattr(transformers.integrations, "get_available_reporting_integrations", as_installed)
     return packages
 
 
@@ -93,11 +96,13 @@ def test_the_gpu_install_line_installs_every_tracker_a_recipe_reports_to(gpu_ins
 
 
 def test_check_catches_a_tracker_that_is_not_installed(monkeypatch, capsys):
+    import transformers.integrations
     import transformers.integrations.integration_utils as integrations
 
     from trl_r1.__main__ import main
 
-    monkeypatch.setattr(integrations, "get_available_reporting_integrations", lambda: [])
+    for module in (integrations, transformers.integrations):  # the module's name and the public one
+        monkeypatch.setattr(module, "get_available_reporting_integrations", lambda: [])
     assert main(["check", str(REPO / "recipes/zero.yaml")]) == 2
     error = capsys.readouterr().err
     assert "report_to: 'wandb' is not installed here (pip install wandb" in error and "--report_to trackio" in error
