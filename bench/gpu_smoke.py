@@ -65,6 +65,7 @@ def recipe_for(model: Path, out: Path, batch: int, completion: int, steps: int, 
     values = dict(
         stage="grpo", model_name_or_path=str(model), dataset_name="builtin:arithmetic",
         rewards=[{"name": "format", "kwargs": {"template": "zero", "strict": False}}], prompt_template="zero",
+        stop_at_template_end=False,  # every completion runs to its full length: the lengths are what is measured
         num_generations=batch, per_device_train_batch_size=batch, gradient_accumulation_steps=1,
         max_completion_length=completion, temperature=1.0, beta=0.0, learning_rate=1e-6,
         gradient_checkpointing=True, bf16=gpu, dtype="bfloat16" if gpu else "float32", use_cpu=not gpu,

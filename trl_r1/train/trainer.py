@@ -179,8 +179,15 @@ class R1GRPOTrainer(GRPOTrainer):
         without one: the model's ``generate`` is given it (on this model object only)."""
         import functools
 
+        from transformers import StopStringCriteria
+
         model = self.accelerator.unwrap_model(self.model)
         tokenizer = getattr(self.processing_class, "tokenizer", self.processing_class)
+        try:  # transformers reads the stop strings through the vocabulary; some tokenizers it cannot read
+            StopStringCriteria(tokenizer, self.generation_config.stop_strings)
+        except ValueError as e:
+            raise ValueError(f"stop_at_template_end: transformers cannot find {self.generation_config.stop_strings} "
+                             f"with this tokenizer ({e}); set stop_at_template_end: false, or use vLLM") from None
         model.generate = functools.partial(model.generate, tokenizer=tokenizer)
 
     def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):
