@@ -136,18 +136,16 @@ def main(argv: list[str] | None = None) -> int:
 def _launch_flags(args: list[str]) -> tuple[list[str], int | None, int | None]:
     """``--num_processes N`` / ``--num_machines M`` (accelerate's names for the launch's size)
     taken out of ``check``'s arguments; the rest are the recipe's overrides."""
-    rest, found = [], {}
-    it = iter(args)
-    for arg in it:
-        key, _, value = arg.partition("=")
-        if key in ("--num_processes", "--num_machines"):
-            value = value or next(it, "")
-            if not value.isdigit() or int(value) < 1:
-                raise SystemExit(f"error: {key} takes a positive number, got {value!r}")
-            found[key] = int(value)
-        else:
-            rest.append(arg)
-    return rest, found.get("--num_processes"), found.get("--num_machines")
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m trl_r1 check", add_help=False, allow_abbrev=False)
+    for name in ("--num_processes", "--num_machines"):
+        parser.add_argument(name, type=int)
+    launch, rest = parser.parse_known_args(args)
+    for name, value in vars(launch).items():
+        if value is not None and value < 1:
+            raise SystemExit(f"error: --{name} takes a positive number, got {value}")
+    return rest, launch.num_processes, launch.num_machines
 
 
 if __name__ == "__main__":

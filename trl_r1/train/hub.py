@@ -127,13 +127,15 @@ def hub_base_model(model: str) -> str | None:
     >>> hub_base_model("Qwen/Qwen2.5-7B"), hub_base_model("outputs/r1/no-such-stage")
     ('Qwen/Qwen2.5-7B', None)
     """
+    from ..data.loading import looks_local
+
     path = Path(model).expanduser()
-    if not (path.exists() or model.startswith(("/", ".", "~")) or model.count("/") > 1):
+    if not (path.exists() or looks_local(model)):
         return model
     card = path / CARD_FILE
-    if card.is_file() and card.read_text().startswith("---"):
-        front = yaml.safe_load(card.read_text().split("---")[1]) or {}
-        return front.get("base_model")
+    text = card.read_text() if card.is_file() else ""
+    if text.startswith("---"):
+        return (yaml.safe_load(text.split("---")[1]) or {}).get("base_model")
     return None
 
 
