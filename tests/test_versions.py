@@ -58,12 +58,19 @@ def test_the_gpu_extras_take_trls_own_engine_extras():
     assert extras["vllm"] == ["trl[vllm]>=1.16,<2"] and extras["deepspeed"] == ["trl[deepspeed]>=1.16,<2"]
 
 
-def test_check_warns_when_a_recipe_asks_for_flash_attention_this_machine_lacks():
-    import importlib.util
+def test_check_warns_when_a_recipe_asks_for_flash_attention_this_machine_lacks(tmp_path, monkeypatch):
     from types import SimpleNamespace
 
-    if importlib.util.find_spec("flash_attn") is not None:  # (not on the CPU machines this runs on)
-        return
-    (line,) = versions.attention_warnings([SimpleNamespace(attn_implementation="flash_attention_2")])
+    flash = [SimpleNamespace(attn_implementation="flash_attention_2")]
+    # lacking: None in sys.modules is Python's mark of a module that cannot be imported
+    monkeypatch.setitem(sys.modules, "flash_attn", None)
+    (line,) = versions.attention_warnings(flash)
     assert "pip install flash-attn" in line
     assert versions.attention_warnings([SimpleNamespace(attn_implementation="sdpa")]) == []
+    # installed: a flash_attn package on sys.path (what `pip install flash-attn` leaves, less its code)
+    monkeypatch.delitem(sys.modules, "flash_attn")
+    (tmp_path / "flash_attn").mkdir()
+    (tmp_path / "flash_attn" / "__init__.py").write_text("")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    importlib.invalidate_caches()
+    assert versions.attention_warnings(flash) == []
