@@ -158,13 +158,14 @@ def test_every_docs_citation_names_a_file_and_section_that_exist():
     assert found >= 10
 
 
-def test_the_loader_plan_and_rehearse_name_no_stage_kind():
+def test_the_loader_plan_rehearse_and_the_model_card_name_no_stage_kind():
     """What they need to know of a stage they ask the stage module (the hooks `trl_r1/stages/__init__.py`
     lists), so that a new stage kind needs no `if` in them."""
     from trl_r1.stages import STAGES
 
     quoted = re.compile("[\"'](?:{})[\"']".format("|".join(STAGES)))
-    files = [PACKAGE / "recipe.py", *sorted((PACKAGE / "plan").glob("*.py")), *sorted((PACKAGE / "rehearse").glob("*.py"))]
+    files = [PACKAGE / "recipe.py", PACKAGE / "train" / "hub.py", *sorted((PACKAGE / "plan").glob("*.py")),
+             *sorted((PACKAGE / "rehearse").glob("*.py"))]
     found = [f"{path.relative_to(REPO)}:{number}: {line.strip()}" for path in files
              for number, line in enumerate(path.read_text().splitlines(), 1) if quoted.search(line)]
     assert not found, found

@@ -7,7 +7,10 @@ import json
 import yaml
 from helpers import RecordingHubApi, run_recipe, tiny_recipe
 
+from trl_r1.stages import get_stage
 from trl_r1.train.hub import model_card, push_folder
+
+GRPO = get_stage("grpo")
 
 
 def test_card_content(tmp_path):
@@ -18,7 +21,7 @@ def test_card_content(tmp_path):
     ] + [json.dumps({"step": 10, "train_runtime": 5.0})]))
     recipe = yaml.safe_dump({"stage": "grpo", "model_name_or_path": "Qwen/Qwen2.5-7B", "learning_rate": 3e-6})
     card = model_card(repo_id="me/r1-zero", base_model="Qwen/Qwen2.5-7B", recipe=recipe,
-                      rewards=["accuracy", "format"], metrics_path=metrics)
+                      rewards=["accuracy", "format"], metrics_path=metrics, stage=GRPO)
     front = yaml.safe_load(card.split("---")[1])
     assert front["base_model"] == "Qwen/Qwen2.5-7B" and "grpo" in front["tags"]
     assert "# me/r1-zero" in card
@@ -80,7 +83,7 @@ def test_the_card_names_license_datasets_results_and_a_hub_base_for_a_local_star
     (stage3 / "README.md").write_text("---\nbase_model: Qwen/Qwen2.5-7B\nlicense: apache-2.0\n---\n# stage 3\n")
     rows = [{"metric": "pass@1, 4 samples at T=0.6, top-p 0.95", "trained": 0.488},
             {"metric": "greedy accuracy (T=0)", "trained": 0.48}]
-    card = model_card(repo_id="me/r1", base_model=str(stage3), recipe="stage: grpo\n", metrics_path=metrics,
+    card = model_card(repo_id="me/r1", base_model=str(stage3), recipe="stage: grpo\n", metrics_path=metrics, stage=GRPO,
                       license="apache-2.0", datasets=["open-r1/OpenR1-Math-220k"], evaluation_rows=rows,
                       benchmark="math_500")
     front = yaml.safe_load(card.split("---")[1])
@@ -91,5 +94,21 @@ def test_the_card_names_license_datasets_results_and_a_hub_base_for_a_local_star
     assert index["name"] == "me/r1" and result["dataset"]["name"] == "math_500"
     assert [(m["type"], m["value"]) for m in result["metrics"]] == [("pass@1", 48.8), ("greedy accuracy", 48.0)]
     assert f"the local model `{stage3}`" in card
-    orphan = model_card(repo_id=None, base_model=str(tmp_path / "no-card"), recipe="", metrics_path=metrics)
+    orphan = model_card(repo_id=None, base_model=str(tmp_path / "no-card"), recipe="", metrics_path=metrics, stage=GRPO)
     assert "base_model" not in yaml.safe_load(orphan.split("---")[1])
+
+
+def test_a_stage_describes_its_own_card_and_one_that_does_not_gets_its_name_and_loss(tmp_path):
+    from types import ModuleType
+
+    from trl_r1.stages import Stage
+
+    metrics = tmp_path / "metrics.jsonl"
+    metrics.write_text(json.dumps({"step": 1, "loss": 0.5, "mean_token_accuracy": 0.25}) + "\n")
+    sft = model_card(repo_id=None, base_model="Qwen/Qwen2.5-7B", recipe="", metrics_path=metrics, stage=get_stage("sft"))
+    assert "with supervised fine-tuning (SFT) by trl-r1" in sft and "| mean_token_accuracy | 0.25 |" in sft
+    assert "sft" in yaml.safe_load(sft.split("---")[1])["tags"]
+    plugin = model_card(repo_id=None, base_model="Qwen/Qwen2.5-7B", recipe="", metrics_path=metrics,
+                        stage=Stage("my_dpo", ModuleType("my_dpo")))
+    assert "with my_dpo by trl-r1" in plugin and "| loss | 0.5 |" in plugin and "![training loss]" in plugin
+    assert "my-dpo" in yaml.safe_load(plugin.split("---")[1])["tags"]

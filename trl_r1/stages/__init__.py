@@ -25,6 +25,9 @@ Other layers ask a stage what they need to know of it through optional hooks, ne
   stage's model, in ``output_dir``; nothing for the others).
 - ``PLAN_AS``: how ``plan`` sizes the stage's work (``trl_r1.plan.planner``: ``rollouts``,
   ``language_model``, ``score_head``, ``generation``, the default).
+- ``CARD``: what the model card of a training stage says of its training (a
+  ``trl_r1.train.hub.Card``: the method, the headline metric, the other metrics, the plot's
+  caption; default: the stage's name, its loss).
 
 Whether a stage trains (its configuration is a ``TrainingArguments``) is read from ``ARGUMENTS``.
 
@@ -97,6 +100,11 @@ class Stage:
         """The stand-in for the recipe's Hub dataset in a rehearsal; None: the stage reads none."""
         hook = getattr(self.module, "rehearsal_data", None)
         return hook(values, folder, standins, splits) if hook else None
+
+    @property
+    def card(self):
+        """What the model card says of the stage's training (``trl_r1.train.hub.Card``); None: the default."""
+        return getattr(self.module, "CARD", None)
 
     @property
     def plan_as(self) -> str:

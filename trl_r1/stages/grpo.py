@@ -33,7 +33,7 @@ from ..train.config import (
     bf16_where_the_cpu_has_it,
 )
 from ..train.evaluation import PeriodicEvaluation
-from ..train.hub import defer_push, first_last_mean, publish
+from ..train.hub import Card, defer_push, first_last_mean, publish
 from ..train.trainer import R1GRPOTrainer, build_rewards
 from .evaluate import MODES, evaluation_recipes, run_evaluations
 
@@ -77,6 +77,8 @@ class GRPOScriptArguments(R1ScriptArguments):
 
 ARGUMENTS = (GRPOScriptArguments, R1GRPOConfig, ModelConfig)
 PLAN_AS = "rollouts"  # how `plan` sizes it (trl_r1/plan/planner.py)
+CARD = Card("GRPO", "reward", ("completions/mean_length", "reflection/rate_per_1k_words"),
+            "reward, completion length, reflection rate")  # what its model card says (trl_r1/train/hub.py)
 
 
 def rehearsal_limits(size) -> dict:
@@ -255,7 +257,7 @@ def run(recipe) -> dict:
         args.save_prompt(output_dir)  # the trained model's prompt, for its evaluation
         comparison = evaluate_before_after(script_args, args, model_args, recipe.load) if script_args.eval_recipe else None
         summary = publish(recipe, args, push_to_hub=push_to_hub, base_model=hub_id(model_args.model_name_or_path),
-                          kind="grpo", rewards=[spec.name for spec in args.reward_specs], evaluation=comparison)
+                          rewards=[spec.name for spec in args.reward_specs], evaluation=comparison)
         span = first_last_mean(read_metrics(output_dir / METRICS_FILE))
         if span:
             summary["reward_first5"], summary["reward_last5"] = span

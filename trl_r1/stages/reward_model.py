@@ -28,7 +28,7 @@ from ..train.activation_checkpointing import ActivationCheckpointing
 from ..train.callbacks import MetricsFileCallback
 from ..train.checkpoints import ResumeArguments, on_main_process, train_and_save
 from ..train.console import ConsoleArguments
-from ..train.hub import defer_push, publish
+from ..train.hub import Card, defer_push, publish
 from ..train.launch import StepSize
 
 logger = logging.getLogger(__name__)
@@ -97,6 +97,7 @@ class RewardModelConfig(ActivationCheckpointing, ConsoleArguments, StepSize, Tra
 
 ARGUMENTS = (RewardModelScriptArguments, RewardModelConfig, ModelConfig)
 PLAN_AS = "score_head"  # how `plan` sizes it (trl_r1/plan/planner.py)
+CARD = Card("pointwise reward-model training", "loss", ("learning_rate",))  # what its model card says
 
 
 def rehearsal_limits(size) -> dict:
@@ -276,8 +277,8 @@ def run(recipe) -> dict:
                    "truncated_rows": train_stats["truncated"], "skipped_rows": train_stats["skipped"]}
         what = "a regressor (`score`, MSE)" if regression else f"a classifier over {script_args.labels}"
         summary = publish(recipe, args, push_to_hub=push_to_hub, panels=[("Training loss", ["loss"])],
-                          base_model=hub_id(model_args.model_name_or_path), kind="reward_model",
-                          notes=[f"The model is {what}."], results=results)
+                          base_model=hub_id(model_args.model_name_or_path), notes=[f"The model is {what}."],
+                          results=results)
         print("  " + ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in results.items()))
         summary.update(results)
         return summary

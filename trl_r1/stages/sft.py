@@ -21,12 +21,13 @@ from ..data.decontaminate import (
     rows_to_keep,
 )
 from ..data.loading import check_model_and_dataset, load_split, subsample
+from ..data.templates import PromptArguments
 from ..models import hub_id, model_init_kwargs, resolve_model, truncate_layers
 from ..train.activation_checkpointing import ActivationCheckpointing
 from ..train.callbacks import MetricsFileCallback
 from ..train.checkpoints import ResumeArguments, on_main_process, train_and_save
 from ..train.console import ConsoleArguments
-from ..train.hub import defer_push, publish
+from ..train.hub import Card, defer_push, publish
 from ..train.launch import StepSize
 
 STUDENT_DIR = "student-init"  # under output_dir: the truncated student, before training
@@ -132,6 +133,8 @@ class R1SFTConfig(ActivationCheckpointing, ConsoleArguments, StepSize, SFTConfig
 
 ARGUMENTS = (SFTScriptArguments, R1SFTConfig, ModelConfig)
 PLAN_AS = "language_model"  # how `plan` sizes it (trl_r1/plan/planner.py)
+CARD = Card("supervised fine-tuning (SFT)", "loss", ("mean_token_accuracy", "num_tokens", "learning_rate"),
+            "training loss, token accuracy, learning rate")  # what its model card says (trl_r1/train/hub.py)
 
 
 def rehearsal_limits(size) -> dict:
@@ -305,8 +308,10 @@ def run(recipe) -> dict:
             notes.append(f"Decontaminated ({args.decontaminate_ngram}-grams): {report.removed} of {report.rows} "
                          f"training rows removed; per benchmark: {report.per_benchmark}.")
         print(f"\nTrained on {len(rows)} conversations; mean training loss {result.training_loss:.4f}")
+        # The prompt it was trained with (its chat template, the system prompt), for its evaluation.
+        PromptArguments(prompt_template="chat", system_prompt=script_args.system_prompt).save_prompt(output_dir)
         summary = publish(recipe, args, push_to_hub=push_to_hub, panels=PANELS,
-                          base_model=hub_id(model_args.model_name_or_path), kind="sft", notes=notes)
+                          base_model=hub_id(model_args.model_name_or_path), notes=notes)
         summary.update(train_loss=result.training_loss, train_rows=len(rows))
         if report is not None:
             summary["contaminated_rows"] = report.removed

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import huggingface_hub
@@ -31,15 +32,17 @@ def first_last_mean(rows: list[dict], key: str = "reward", n: int = 5) -> tuple[
     return sum(head) / len(head), sum(tail) / len(tail)
 
 
-# What a card says per stage kind: the method, the headline metric (logged every step; its first
-# and last steps are compared), the other metrics of the final table, and the plot's caption.
-CARD_KINDS = {
-    "grpo": ("GRPO", "reward", ["completions/mean_length", "reflection/rate_per_1k_words"],
-             "reward, completion length, reflection rate"),
-    "sft": ("supervised fine-tuning (SFT)", "loss", ["mean_token_accuracy", "num_tokens", "learning_rate"],
-            "training loss, token accuracy, learning rate"),
-    "reward_model": ("pointwise reward-model training", "loss", ["learning_rate"], "training loss"),
-}
+@dataclass(frozen=True)
+class Card:
+    """What a model card says of a stage's training: the ``method`` it trained with, its headline
+    ``metric`` (logged every step; its first and last steps are compared), the ``others`` of the
+    final table and the plot's ``caption``. A training stage module declares its own as ``CARD``
+    (``trl_r1.stages``); one that does not gets ``Card(<the stage's name>)``."""
+
+    method: str
+    metric: str = "loss"
+    others: tuple[str, ...] = ()
+    caption: str = "training loss"
 
 
 def model_card(
@@ -49,7 +52,7 @@ def model_card(
     recipe: str,
     metrics_path: str | Path,
     rewards: Sequence[str] = (),
-    kind: str = "grpo",
+    stage,
     notes: Sequence[str] = (),
     results: dict | None = None,
     evaluation: str | None = None,
@@ -59,14 +62,15 @@ def model_card(
     evaluation_rows: Sequence[dict] = (),
     benchmark: str | None = None,
 ) -> str:
-    """A model card in Markdown with Hub metadata: base model, method (a key of ``CARD_KINDS``),
+    """A model card in Markdown with Hub metadata: base model, method (the ``stage``'s ``Card``),
     rewards, notes (paragraphs after the introduction), results (a stage's key numbers, e.g. a
     held-out evaluation), ``evaluation`` (a Markdown table: the starting vs the trained model on
     held-out questions), final training metrics, plot, and the recipe (YAML text) that produced
     the model. The metadata names the base model on the Hub (for a local starting point, the Hub
     model its folder's own card names), its ``license``, the Hub ``datasets`` trained on, and a
     ``model-index`` of the trained model's held-out results (``evaluation_rows`` on ``benchmark``)."""
-    method, metric, others, caption = CARD_KINDS[kind]
+    card = stage.card or Card(stage.name)
+    method, metric, others, caption = card.method, card.metric, card.others, card.caption
     rows = read_metrics(metrics_path, metric)
     final = rows[-1] if rows else {}
     shown = [metric, *sorted(k for k in final if k.startswith("rewards/") and k.endswith("/mean")), *others]
@@ -77,7 +81,7 @@ def model_card(
     metadata["library_name"] = "transformers"
     if datasets:
         metadata["datasets"] = list(datasets)
-    metadata["tags"] = ["trl", "trl-r1", kind.replace("_", "-"), "deepseek-r1", "reasoning"]
+    metadata["tags"] = ["trl", "trl-r1", stage.name.replace("_", "-"), "deepseek-r1", "reasoning"]
     if index := model_index(repo_id, evaluation_rows, benchmark):
         metadata["model-index"] = index
     lines = ["---", yaml.safe_dump(metadata, sort_keys=False).strip(), "---", ""]
@@ -218,6 +222,7 @@ def publish(recipe, args, *, push_to_hub: bool, panels: list[tuple[str, list[str
     plot = plot_metrics(output_dir / METRICS_FILE, output_dir / PLOT_FILE, panels,
                         comparison=evaluation["rows"] if evaluation else None)
     base = card.get("base_model")
+    card.setdefault("stage", recipe.stage)
     (output_dir / CARD_FILE).write_text(model_card(
         repo_id=args.hub_model_id, recipe=recipe.to_yaml(), metrics_path=output_dir / METRICS_FILE,
         evaluation=evaluation["table"] if evaluation else None, plot_file=PLOT_FILE if plot else None,
