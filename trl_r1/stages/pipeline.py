@@ -21,7 +21,10 @@ import torch
 import torch.distributed as dist
 import yaml
 
+from ..generation.loop import read_samples
+from ..generation.metrics import paired_test, question_values
 from ..recipe_checks import RecipeError, check_machine_for, read_yaml
+from .evaluate import MODES, SAMPLES_FILE
 
 DONE_FILE, SUMMARY_FILE, TABLE_FILE = "stage_done.json", "pipeline.json", "pipeline.md"
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -42,16 +45,26 @@ class PipelineConfig:
             `${stage.dataset}` or `${output_dir}`) and `evaluate` (false to skip evaluating it).
         output_dir (`str`): the pipeline's folder: one sub-folder per stage, the evaluations, and
             the final table (`pipeline.md`, `pipeline.json`).
-        evaluate (`dict`, *optional*): `{recipe, overrides}`: an `evaluate` recipe run on the
-            starting model and after every `sft`/`grpo` stage (on the main process).
+        evaluate (`dict` or `list[dict]`, *optional*): the evaluations of the chain's models, each
+            a mapping: `recipe` (an `evaluate` recipe, relative to this file), and optional
+            `overrides` (may refer to stages' artifacts: `${stage.model}`), `name` (default: the
+            recipe's file name), `greedy` (also greedily, one answer per question; default false),
+            `stages` (the models to evaluate: `start` and stage names; default: the starting model
+            and every stage that trains a language model) and `metric` (`pass@1`, default, or
+            `mean_score` for a reward-model scorer). Each model is compared with the one evaluated
+            before it (or its stage's `compare_to`) by a paired test on the same questions.
+        seed (`int`, *optional*): every stage's and evaluation's seed (a stage's own `overrides`
+            win): one whole replicate of the chain per seed.
         fresh_process (`bool`, defaults to `True`): run each stage in a process of its own, so that
             its engines (vLLM, DeepSpeed) and their memory are gone before the next one starts.
     """
 
     stages: list[dict] = field(default_factory=list, metadata={"help": "Stages in order: {name, recipe, overrides, evaluate}."})
     output_dir: str = field(default="outputs/pipeline", metadata={"help": "Folder of the stages' outputs and the table."})
-    evaluate: dict | None = field(
-        default=None, metadata={"help": "{recipe, overrides}: evaluation run on the start model and each trained model."})
+    evaluate: list[dict] | None = field(
+        default=None, metadata={"help": "Evaluations of the chain's models: {recipe, overrides, name, greedy, stages, metric}, "
+                                        "one mapping or a list."})
+    seed: int | None = field(default=None, metadata={"help": "Every stage's and evaluation's seed (overrides win)."})
     base_dir: str | None = field(
         default=None, metadata={"help": "Folder the stage recipe paths are relative to (default: the pipeline file's)."})
     fresh_process: bool = field(
@@ -70,6 +83,7 @@ class Step:
     overrides: dict[str, Any]
     evaluate: bool
     output_dir: Path
+    compare_to: str | None = None
 
     @property
     def done_file(self) -> Path:
@@ -77,9 +91,12 @@ class Step:
 
 
 def prepare(values: dict, path: Path | None) -> dict:
-    """Called by the recipe loader: stage recipe paths become relative to the pipeline's file."""
+    """Called by the recipe loader: stage recipe paths become relative to the pipeline's file; one
+    evaluation (a mapping) becomes a list of one."""
     if path is not None and values.get("base_dir") is None:
         values = {**values, "base_dir": str(Path(path).resolve().parent)}
+    if isinstance(values.get("evaluate"), dict):
+        values = {**values, "evaluate": [values["evaluate"]]}
     return values
 
 
@@ -90,19 +107,80 @@ def steps(config: PipelineConfig) -> list[Step]:
     for i, entry in enumerate(config.stages):
         if not isinstance(entry, dict) or "name" not in entry or "recipe" not in entry:
             raise ValueError(f"stages[{i}]: each stage is a mapping with `name` and `recipe`, got {entry!r}")
-        unknown = set(entry) - {"name", "recipe", "overrides", "evaluate"}
+        unknown = set(entry) - set(_STEP_KEYS)
         if unknown:
             raise ValueError(f"stages[{i}] ({entry['name']}): unknown key(s) {sorted(unknown)}; "
-                             "accepted: name, recipe, overrides, evaluate")
+                             f"accepted: {', '.join(_STEP_KEYS)}")
         name = str(entry["name"])
         if not _NAME.match(name) or name == "output_dir":
             raise ValueError(f"stages[{i}]: name {name!r} must be an identifier (letters, digits, _), not output_dir")
-        if name in seen:
-            raise ValueError(f"stages[{i}]: two stages are named {name!r}")
+        if name in seen or name == START:
+            raise ValueError(f"stages[{i}]: two stages are named {name!r}" if name in seen else
+                             f"stages[{i}]: {START!r} names the starting model; call the stage otherwise")
+        compare_to = entry.get("compare_to")
+        if compare_to is not None and compare_to not in (seen | {START}):
+            raise ValueError(f"stages[{i}] ({name}): compare_to {compare_to!r} is not `start` or an earlier stage")
         seen.add(name)
         overrides = dict(entry.get("overrides") or {})
+        if config.seed is not None:
+            overrides.setdefault("seed", config.seed)
         target = Path(str(overrides.get("output_dir") or out / name))
-        result.append(Step(name, base / entry["recipe"], overrides, bool(entry.get("evaluate", True)), target))
+        result.append(Step(name, base / entry["recipe"], overrides, bool(entry.get("evaluate", True)), target,
+                           compare_to))
+    return result
+
+
+START = "start"  # the starting model, in `evaluate`'s `stages` and a stage's `compare_to`
+_STEP_KEYS = ("name", "recipe", "overrides", "evaluate", "compare_to")
+_EVALUATION_KEYS = ("recipe", "overrides", "name", "greedy", "stages", "metric")
+METRICS = ("pass@1", "mean_score")
+
+
+@dataclass
+class Evaluation:
+    """One of the pipeline's evaluations (``evaluate``), resolved."""
+
+    name: str
+    recipe: Path
+    overrides: dict[str, Any]
+    greedy: bool
+    stages: list[str] | None  # None: the starting model and every stage training a language model
+    metric: str
+
+    def modes(self) -> list[str]:
+        return ["sampled", "greedy"] if self.greedy else ["sampled"]
+
+    def covers(self, stage: str, default: bool) -> bool:
+        return stage in self.stages if self.stages is not None else default
+
+
+def evaluations(config: PipelineConfig) -> list[Evaluation]:
+    """``evaluate`` as a list of :class:`Evaluation`, checked against the stages' names."""
+    specs = config.evaluate or []
+    names = {step.name for step in steps(config)} | {START}
+    result, seen = [], set()
+    for i, spec in enumerate(specs):
+        where = f"evaluate[{i}]"
+        if not isinstance(spec, dict) or "recipe" not in spec or set(spec) - set(_EVALUATION_KEYS):
+            raise ValueError(f"{where}: a mapping with `recipe` and optional {', '.join(_EVALUATION_KEYS[1:])}, "
+                             f"got {spec!r}")
+        name = str(spec.get("name") or Path(spec["recipe"]).stem)
+        if not _NAME.match(name) or name in seen:
+            raise ValueError(f"{where}: name {name!r} must be an identifier, one per evaluation")
+        seen.add(name)
+        stages = spec.get("stages")
+        if stages is not None and (not isinstance(stages, list) or set(map(str, stages)) - names):
+            raise ValueError(f"{where}: stages {stages!r}: a list of `start` and stage names "
+                             f"({', '.join(sorted(names))})")
+        metric = spec.get("metric", "pass@1")
+        if metric not in METRICS:
+            raise ValueError(f"{where}: metric {metric!r} is not one of {', '.join(METRICS)}")
+        overrides = dict(spec.get("overrides") or {})
+        if config.seed is not None:
+            overrides.setdefault("seed", config.seed)
+        result.append(Evaluation(name, Path(config.base_dir or ".") / spec["recipe"], overrides,
+                                 bool(spec.get("greedy", False)), None if stages is None else list(map(str, stages)),
+                                 metric))
     return result
 
 
@@ -171,14 +249,18 @@ parts = stage_recipes  # the hook `plan` and `check` ask (trl_r1.stages)
 def validate(config: PipelineConfig) -> None:
     if not config.stages:
         raise ValueError("stages: a pipeline needs at least one stage")
-    steps(config)
+    evaluations(config)  # and the steps
 
 
 def check(recipe) -> None:
-    """Every stage's recipe and the evaluation recipe load (as a check sees them)."""
-    stage_recipes(recipe)
-    if recipe.configs[0].evaluate is not None:
-        _evaluation(recipe, "start", "model", check_only=True)
+    """Every stage's recipe and every evaluation's recipe load (as a check sees them)."""
+    (config,) = recipe.configs
+    planned: dict[str, Any] = {"output_dir": config.output_dir}
+    for step, stage_recipe in stage_recipes(recipe):
+        planned[step.name] = stage_recipe.stage.artifacts(step.output_dir)
+    for evaluation in evaluations(config):
+        for mode in evaluation.modes():
+            _evaluation_step(recipe, evaluation, START, "model", mode, planned, check_only=True)
 
 
 def machine_checks(recipe) -> None:
@@ -192,21 +274,182 @@ def machine_checks(recipe) -> None:
         built += stage_recipe.stage.artifacts(step.output_dir).values()
 
 
-def _evaluation(recipe, name: str, model: str, check_only: bool = False):
-    config = recipe.configs[0]
-    spec = dict(config.evaluate or {})
-    unknown = set(spec) - {"recipe", "overrides"}
-    if "recipe" not in spec or unknown:
-        raise ValueError(f"evaluate: a mapping with `recipe` and optional `overrides`, got {config.evaluate!r}")
-    step = Step(f"evaluate_{name}", Path(config.base_dir or ".") / spec["recipe"],
-                {**(spec.get("overrides") or {}), "model_name_or_path": model}, False,
-                Path(config.output_dir) / "eval" / name)
+def _evaluation_step(recipe, evaluation: Evaluation, stage: str, model: str, mode: str, artifacts: dict,
+                     check_only: bool = False):
+    """The `evaluate` run of ``model`` (the model of ``stage``) in ``mode`` (``MODES``): its step
+    (folder ``eval/<evaluation>/<stage>[-greedy]``) and its recipe."""
+    folder = Path(recipe.configs[0].output_dir) / "eval" / evaluation.name / (stage if mode == "sampled" else f"{stage}-{mode}")
+    overrides = {**evaluation.overrides, **MODES[mode], "model_name_or_path": model}
+    step = Step(f"evaluate_{evaluation.name}_{stage}_{mode}", evaluation.recipe, overrides, False, folder)
     if not step.recipe.is_file():
-        raise ValueError(f"evaluate: no such recipe file {step.recipe}")
-    evaluation = load_step(recipe.load, step, {"output_dir": config.output_dir}, check_only=check_only)
-    if evaluation.stage.name != "evaluate":
-        raise ValueError(f"evaluate: {step.recipe} is a `{evaluation.stage.name}` recipe, not an `evaluate` one")
-    return step, evaluation
+        raise ValueError(f"evaluate ({evaluation.name}): no such recipe file {step.recipe}")
+    loaded = load_step(recipe.load, step, artifacts, check_only=check_only)
+    if loaded.stage.name != "evaluate":
+        raise ValueError(f"evaluate ({evaluation.name}): {step.recipe} is a `{loaded.stage.name}` recipe, "
+                         "not an `evaluate` one")
+    return step, loaded
+
+
+def _references(value: Any) -> set[str]:
+    """The stages ``value``'s ``${stage.key}`` references name."""
+    return {match.group(1) for match in _REFERENCE.finditer(json.dumps(value))} - {"output_dir"}
+
+
+def _evaluate(recipe, evaluation: Evaluation, stage: str, model: str, artifacts: dict) -> dict:
+    """Run one evaluation of one model, in each of its modes: {mode: the metrics the table shows,
+    with ``values``, one per question, for the paired tests} (on the main process; {} elsewhere)."""
+    fresh = recipe.configs[0].fresh_process
+    found = {}
+    for mode in evaluation.modes():
+        step, loaded = _evaluation_step(recipe, evaluation, stage, model, mode, artifacts)
+        metrics = _run_once(step, loaded, fresh_process=fresh)["summary"]
+        if is_main_process():
+            values = question_values(read_samples(step.output_dir / SAMPLES_FILE, loaded.configs[0].num_samples),
+                                     evaluation.metric)
+            found[mode] = {**{k: metrics.get(k) for k in ("pass@1", "format_rate", "num_questions")},
+                           "mean_score": sum(values) / len(values) if evaluation.metric == "mean_score" else None,
+                           "values": values}
+    return found
+
+
+def run(recipe) -> dict:
+    (config,) = recipe.configs
+    machine_checks(recipe)  # every stage's trackers and data, before the first one runs for hours
+    out = Path(config.output_dir)
+    artifacts: dict[str, Any] = {"output_dir": str(out)}
+    evals = evaluations(config)
+    rows: dict[str, dict] = {}
+    models: dict[str, str] = {}  # stage -> the model it produced (START: the one the chain starts from)
+    pending: list[tuple[Evaluation, str]] = []  # run once the stages their overrides name have run
+    chain = steps(config)
+
+    def evaluate_ready() -> None:
+        for evaluation, stage in list(pending):
+            if _references(evaluation.overrides) <= set(artifacts):
+                pending.remove((evaluation, stage))
+                rows[stage]["evaluations"][evaluation.name] = _evaluate(recipe, evaluation, stage, models[stage],
+                                                                         artifacts)
+
+    for i, step in enumerate(chain):
+        stage_recipe = load_step(recipe.load, step, artifacts)
+        if i == 0:  # the starting model, as a baseline
+            models[START] = next(c.model_name_or_path for c in stage_recipe.configs
+                                 if getattr(c, "model_name_or_path", None))
+            rows[START] = _row(START, "-", None, {})
+            pending += [(e, START) for e in evals if e.covers(START, True)]
+            evaluate_ready()
+        marker = _run_once(step, stage_recipe, fresh_process=config.fresh_process)
+        summary = marker["summary"]
+        artifacts[step.name] = summary
+        rows[step.name] = _row(step.name, marker["kind"], marker["seconds"], summary)
+        if summary.get("model") and stage_recipe.stage.trains_a_language_model:
+            models[step.name] = summary["model"]
+            pending += [(e, step.name) for e in evals if e.covers(step.name, step.evaluate)]
+        evaluate_ready()
+    if pending:  # validated: cannot happen unless a stage produced no model
+        raise ValueError(f"evaluate: never ran {', '.join(f'{e.name} of {s}' for e, s in pending)}")
+
+    ordered = list(rows.values())
+    compare(ordered, evals, {step.name: step.compare_to for step in chain})
+    table = markdown(ordered, evals)
+    if is_main_process():
+        (out / SUMMARY_FILE).write_text(json.dumps(ordered, indent=2, default=str) + "\n")
+        (out / TABLE_FILE).write_text(table + "\n")
+        print("\n" + table + f"\n\nOutputs:\n  table    {out / TABLE_FILE}\n  summary  {out / SUMMARY_FILE}")
+    return {"table": str(out / TABLE_FILE), "stages": len(chain)}
+
+
+def _row(name: str, kind: str, seconds: float | None, summary: dict) -> dict:
+    return {"stage": name, "kind": kind, "seconds": seconds,
+            "metrics": {k: summary[k] for k in _HEADLINE if isinstance(summary.get(k), (int, float))},
+            "evaluations": {}}
+
+
+def compare(rows: list[dict], evals: list[Evaluation], compare_to: dict[str, str | None]) -> None:
+    """Per evaluation and mode, each evaluated model against the one evaluated before it (or its
+    stage's ``compare_to``): ``vs``, ``difference`` and the paired test's ``p`` added in place."""
+    for evaluation in evals:
+        evaluated = [row for row in rows if evaluation.name in row["evaluations"]]
+        by_stage = {row["stage"]: row for row in evaluated}
+        for before, row in zip([None, *evaluated], evaluated):
+            other = by_stage.get(compare_to.get(row["stage"]) or "", before)
+            if other is None:
+                continue
+            for mode, result in row["evaluations"][evaluation.name].items():
+                base = other["evaluations"][evaluation.name].get(mode)
+                if base and base.get("values") and result.get("values"):
+                    difference, p = paired_test(base["values"], result["values"])
+                    result.update(vs=other["stage"], difference=difference, p=p)
+
+
+def markdown(rows: list[dict], evals: list[Evaluation] = ()) -> str:
+    """The end-of-pipeline tables: per stage its wall time, key metrics and the first evaluation
+    (each model against the one before it, paired test's p); then one table per other evaluation.
+
+    >>> ev = [Evaluation("arith", Path("e.yaml"), {}, True, None, "pass@1")]
+    >>> result = lambda p, values: {"pass@1": p, "format_rate": 1.0, "values": values}
+    >>> rows = [{"stage": "start", "kind": "-", "seconds": None, "metrics": {},
+    ...          "evaluations": {"arith": {"sampled": result(0.25, [0.25, 0.25]), "greedy": result(0.5, [0, 1])}}},
+    ...         {"stage": "sft", "kind": "sft", "seconds": 90.0, "metrics": {"train_loss": 1.25},
+    ...          "evaluations": {"arith": {"sampled": result(0.5, [0.5, 0.5]), "greedy": result(1.0, [1, 1])}}}]
+    >>> compare(rows, ev, {})
+    >>> print(markdown(rows, ev))
+    | stage | kind | minutes | key metrics | pass@1 | Δ pass@1 (p) | greedy | Δ greedy (p) | format |
+    |---|---|---|---|---|---|---|---|---|
+    | start | - | - | - | 25.0 | - | 50.0 | - | 100.0 |
+    | sft | sft | 1.5 | train_loss 1.25 | 50.0 | +25.0 vs start (p 0) | 100.0 | +50.0 vs start (p 1) | 100.0 |
+    """
+    main, others = (evals[0], evals[1:]) if evals else (None, [])
+    header = ["stage", "kind", "minutes", "key metrics", *(_columns(main) if main else [])]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in rows:
+        metrics = ", ".join(f"{k} {_number(v)}" for k, v in row["metrics"].items()) or "-"
+        minutes = "-" if row["seconds"] is None else f"{row['seconds'] / 60:.1f}"
+        cells = [row["stage"], row["kind"], minutes, metrics, *(_cells(main, row) if main else [])]
+        lines.append("| " + " | ".join(cells) + " |")
+    for evaluation in others:
+        header = ["stage", *_columns(evaluation)]
+        lines += ["", f"{evaluation.name} ({evaluation.recipe.name}):", "",
+                  "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        lines += ["| " + " | ".join([row["stage"], *_cells(evaluation, row)]) + " |"
+                  for row in rows if evaluation.name in row["evaluations"]]
+    return "\n".join(lines)
+
+
+def _columns(evaluation: Evaluation) -> list[str]:
+    metric = evaluation.metric.replace("_", " ")
+    columns = [metric, f"Δ {metric} (p)"]
+    if evaluation.greedy:
+        columns += ["greedy", "Δ greedy (p)"]
+    return columns + (["format"] if evaluation.metric == "pass@1" else [])
+
+
+def _cells(evaluation: Evaluation, row: dict) -> list[str]:
+    results = row["evaluations"].get(evaluation.name)
+    if results is None:
+        return ["-"] * len(_columns(evaluation))
+    percent = evaluation.metric == "pass@1"
+
+    def value(v):
+        return "-" if v is None else f"{100 * v:.1f}" if percent else f"{v:.3f}"
+
+    def change(result):
+        if "p" not in result:
+            return "-"
+        amount = f"{100 * result['difference']:+.1f}" if percent else f"{result['difference']:+.3f}"
+        return f"{amount} vs {result['vs']} (p {result['p']:.2g})"
+
+    cells = []
+    for mode in evaluation.modes():
+        result = results.get(mode, {})
+        cells += [value(result.get(evaluation.metric)), change(result)]
+    if percent:
+        cells.append(value(results.get("sampled", {}).get("format_rate")))
+    return cells
+
+
+def _number(value: float) -> str:
+    return str(value) if isinstance(value, int) else f"{value:.3g}"
 
 
 def rehearsal(values: dict, path: Path, out: Path, scale_file, scale_overrides, notes: list) -> dict:
@@ -225,8 +468,14 @@ def rehearsal(values: dict, path: Path, out: Path, scale_file, scale_overrides, 
     pipeline = {**values, "stages": entries, "output_dir": str(out)}
     notes.append(("pipeline", "output_dir", values.get("output_dir"), pipeline["output_dir"], ""))
     if values.get("evaluate"):
-        spec = dict(values["evaluate"])
-        pipeline["evaluate"] = {**spec, "recipe": scale_file(Path(path).parent / spec["recipe"], "evaluate", "evaluate")}
+        specs = values["evaluate"] if isinstance(values["evaluate"], list) else [values["evaluate"]]
+        scaled = []
+        for i, spec in enumerate(specs):
+            file = Path(path).parent / spec["recipe"]
+            scaled.append({**spec, "recipe": scale_file(file, f"evaluate_{i}", "evaluate"),
+                           "overrides": scale_overrides(file, dict(spec.get("overrides") or {}), f"evaluate_{i}",
+                                                        "evaluate (pipeline)")})
+        pipeline["evaluate"] = scaled if isinstance(values["evaluate"], list) else scaled[0]
     pipeline.pop("base_dir", None)
     if pipeline.pop("hardware", None) is not None:
         notes.append(("pipeline", "hardware", values["hardware"], None, "planned for GPUs (`plan`), not rehearsed"))
@@ -329,66 +578,3 @@ def _free_memory() -> None:
     gc.collect()
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
-
-
-def _evaluate(recipe, name: str, model: str) -> dict | None:
-    config = recipe.configs[0]
-    if config.evaluate is None:
-        return None
-    return _run_once(*_evaluation(recipe, name, model), fresh_process=config.fresh_process)["summary"]
-
-
-def run(recipe) -> dict:
-    (config,) = recipe.configs
-    machine_checks(recipe)  # every stage's trackers and data, before the first one runs for hours
-    out = Path(config.output_dir)
-    artifacts: dict[str, Any] = {"output_dir": str(out)}
-    rows = []
-    chain = steps(config)
-    for i, step in enumerate(chain):
-        stage_recipe = load_step(recipe.load, step, artifacts)
-        if i == 0 and config.evaluate is not None:  # the starting model, as a baseline
-            start_model = next(c.model_name_or_path for c in stage_recipe.configs if getattr(c, "model_name_or_path", None))
-            rows.append(_row("start", "-", None, {}, _evaluate(recipe, "start", start_model)))
-        marker = _run_once(step, stage_recipe, fresh_process=config.fresh_process)
-        summary = marker["summary"]
-        artifacts[step.name] = summary
-        evaluation = None
-        if step.evaluate and stage_recipe.stage.trains_a_language_model and summary.get("model"):
-            evaluation = _evaluate(recipe, step.name, summary["model"])
-        rows.append(_row(step.name, marker["kind"], marker["seconds"], summary, evaluation))
-
-    table = markdown(rows)
-    if is_main_process():
-        (out / SUMMARY_FILE).write_text(json.dumps(rows, indent=2, default=str) + "\n")
-        (out / TABLE_FILE).write_text(table + "\n")
-        print("\n" + table + f"\n\nOutputs:\n  table    {out / TABLE_FILE}\n  summary  {out / SUMMARY_FILE}")
-    return {"table": str(out / TABLE_FILE), "stages": len(chain)}
-
-
-def _row(name: str, kind: str, seconds: float | None, summary: dict, evaluation: dict | None) -> dict:
-    return {"stage": name, "kind": kind, "seconds": seconds,
-            "metrics": {k: summary[k] for k in _HEADLINE if isinstance(summary.get(k), (int, float))},
-            "pass@1": (evaluation or {}).get("pass@1"), "format_rate": (evaluation or {}).get("format_rate")}
-
-
-def markdown(rows: list[dict]) -> str:
-    """The end-of-pipeline table: per stage, its wall time, key metrics and evaluation.
-
-    >>> print(markdown([{"stage": "sft", "kind": "sft", "seconds": 90.0, "metrics": {"train_loss": 1.25},
-    ...                  "pass@1": 0.5, "format_rate": 0.25}]))
-    | stage | kind | minutes | key metrics | pass@1 | format |
-    |---|---|---|---|---|---|
-    | sft | sft | 1.5 | train_loss 1.25 | 50.0 | 25.0 |
-    """
-    lines = ["| stage | kind | minutes | key metrics | pass@1 | format |", "|---|---|---|---|---|---|"]
-    for row in rows:
-        metrics = ", ".join(f"{k} {_number(v)}" for k, v in row["metrics"].items()) or "-"
-        minutes = "-" if row["seconds"] is None else f"{row['seconds'] / 60:.1f}"
-        scores = ["-" if row[k] is None else f"{100 * row[k]:.1f}" for k in ("pass@1", "format_rate")]
-        lines.append(f"| {row['stage']} | {row['kind']} | {minutes} | {metrics} | {' | '.join(scores)} |")
-    return "\n".join(lines)
-
-
-def _number(value: float) -> str:
-    return str(value) if isinstance(value, int) else f"{value:.3g}"
