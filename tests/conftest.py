@@ -36,14 +36,13 @@ def pytest_runtest_setup(item):
 
 
 @pytest.fixture
-def hub_api(monkeypatch):
-    """``huggingface_hub.HfApi`` replaced by a recorder of the calls (``hub_api.calls``)."""
-    import huggingface_hub
-    from helpers import RecordingHubApi
+def hub_api(monkeypatch, tmp_path):
+    """The Hub, recorded: the seam every stage asks (``trl_r1.train.hub.hub_api``) answers with a
+    recorder writing under ``tmp_path``; its ``calls`` are what reached it."""
+    from trl_r1.train.hub import RECORD_HUB_ENV, RecordingHub
 
-    RecordingHubApi.calls = []
-    monkeypatch.setattr(huggingface_hub, "HfApi", RecordingHubApi)
-    return RecordingHubApi
+    monkeypatch.setenv(RECORD_HUB_ENV, str(tmp_path / "recorded-hub"))
+    return RecordingHub(tmp_path / "recorded-hub")
 
 
 @pytest.fixture(scope="session")

@@ -108,34 +108,6 @@ def run_recipe(values: dict) -> dict:
     return recipe.stage.run(recipe)
 
 
-class RecordingHubApi:
-    """Stands in for ``huggingface_hub.HfApi`` (the Hub is unreachable here): records every call
-    in ``calls`` as ``(method, repo_id, kwargs)``; an uploaded folder's files are listed in
-    ``kwargs["files"]``."""
-
-    calls: list = []
-
-    def __init__(self, token=None):
-        self.token = token
-
-    user = "user"  # the token's owner: a bare repo name is created under it, as on the Hub
-
-    def create_repo(self, repo_id, **kwargs):
-        RecordingHubApi.calls.append(("create_repo", repo_id, kwargs))
-        from huggingface_hub import RepoUrl
-
-        return RepoUrl(f"https://huggingface.co/{repo_id if '/' in repo_id else f'{self.user}/{repo_id}'}")
-
-    def upload_folder(self, **kwargs):
-        folder = Path(kwargs["folder_path"])
-        files = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
-        RecordingHubApi.calls.append(("upload_folder", kwargs["repo_id"], {**kwargs, "files": files}))
-        return f"https://huggingface.co/{kwargs['repo_id']}/commit/abc"
-
-    def upload_file(self, **kwargs):
-        RecordingHubApi.calls.append(("upload_file", kwargs["repo_id"], kwargs))
-
-
 def write_recipe(path: Path, recipe: dict) -> Path:
     path.write_text(yaml.safe_dump(recipe, sort_keys=False))
     return path

@@ -6,13 +6,13 @@ from __future__ import annotations
 import json
 import random
 
-import huggingface_hub
 import pytest
 import yaml
-from helpers import CPU_TRAINING, RecordingHubApi, run_recipe, write_recipe
+from helpers import CPU_TRAINING, run_recipe, write_recipe
 from trl_r1_rewards import load_reward
 
 from trl_r1.recipe import RecipeError, load_recipe
+from trl_r1.train.hub import RECORD_HUB_ENV, RecordingHub
 
 SAFE = "<think> {a} + {b} = {c} </think> The answer is {c}."
 UNSAFE = "<think> wait, {a} + {b} </think> wrong error: the lazy dog jumps over the fox."
@@ -60,12 +60,11 @@ def safety_model(tiny_model, tmp_path_factory):
     pushed to a (recording) Hub at the end."""
     tmp = tmp_path_factory.mktemp("reward-model")
     data = write_jsonl(tmp / "safety.jsonl", labelled_rows(64, seed=0))
-    RecordingHubApi.calls = []
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(huggingface_hub, "HfApi", RecordingHubApi)
+        mp.setenv(RECORD_HUB_ENV, str(tmp / "hub"))
         summary = run_recipe(recipe_values(tiny_model, data, tmp / "out", eval_size=0.25, push_to_hub=True,
                                            hub_model_id="me/tiny-safety"))
-    return tmp / "out", summary, list(RecordingHubApi.calls)
+    return tmp / "out", summary, RecordingHub(tmp / "hub").calls
 
 
 def test_classifier_learns_and_reports(safety_model):
@@ -91,8 +90,8 @@ def test_checkpoint_is_a_classifier_with_its_labels_card_and_recipe(safety_model
     front = yaml.safe_load(card.split("---")[1])
     assert "reward-model" in front["tags"] and "grpo" not in front["tags"]
     assert "| eval_accuracy | 1 |" in card and "# me/tiny-safety" in card
-    assert [c[:2] for c in hub_calls] == [("create_repo", "me/tiny-safety"), ("upload_folder", "me/tiny-safety")]
-    assert summary["hub"].startswith("https://huggingface.co/me/tiny-safety")
+    assert [(c["method"], c["repo_id"]) for c in hub_calls] == [("create_repo", "me/tiny-safety"), ("upload_folder", "me/tiny-safety")]
+    assert summary["hub"].endswith("/hub/me/tiny-safety")
 
 
 def test_safety_reward_ranks_safe_above_unsafe_with_the_trained_model(safety_model, tiny_model):

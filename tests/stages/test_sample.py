@@ -324,20 +324,20 @@ def test_resumes_skipping_finished_prompts_and_refuses_other_settings(tiny_model
         other.stage.run(other)
 
 
-def test_push_to_hub_uploads_the_dataset_and_its_stats(tiny_model, judge_server, tmp_path, monkeypatch, hub_api):
-    import datasets
-
-    pushed = []
-    monkeypatch.setattr(datasets.Dataset, "push_to_hub", lambda self, repo_id, **kw: pushed.append((repo_id, len(self), kw)))
+def test_push_to_hub_uploads_the_dataset_and_its_stats(tiny_model, judge_server, tmp_path, hub_api):
     data = tmp_path / "prompts.jsonl"
     data.write_text(json.dumps(PROMPTS[0]) + "\n")
     values = sample_recipe(tiny_model, data, tmp_path / "out", judge_server.url, num_samples=1,
                            push_to_hub=True, hub_dataset_id="me/r1-stage3", hub_private_repo=True)
     recipe = load_recipe(None, values=values)
     summary = recipe.stage.run(recipe)
-    assert pushed == [("me/r1-stage3", summary["rows"], {"private": True, "token": None})]
-    assert [(method, repo, kw["path_in_repo"], kw["repo_type"]) for method, repo, kw in hub_api.calls] == [
-        ("upload_file", "me/r1-stage3", "stats.json", "dataset")]
+    pushed, stats = hub_api.calls
+    assert (pushed["method"], pushed["repo_id"], pushed["rows"], pushed["private"]) == (
+        "push_dataset", "me/r1-stage3", summary["rows"], True)
+    assert (stats["method"], stats["repo_id"], stats["path_in_repo"], stats["repo_type"]) == (
+        "upload_file", "me/r1-stage3", "stats.json", "dataset")
+    pushed_folder = hub_api.folder / "hub/me/r1-stage3"  # the dataset's save_to_disk folder, its stats beside it
+    assert (pushed_folder / "state.json").is_file() and (pushed_folder / "stats.json").is_file()
     assert summary["hub"] == "https://huggingface.co/datasets/me/r1-stage3"
 
 

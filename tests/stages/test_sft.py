@@ -99,9 +99,9 @@ def test_trains_on_the_sample_stage_dataset_folder_and_pushes(tiny_model, tmp_pa
     from transformers import AutoModelForCausalLM
 
     assert AutoModelForCausalLM.from_pretrained(summary["model"]).config.num_hidden_layers == 2
-    assert [c[:2] for c in hub_api.calls] == [("create_repo", "me/tiny-sft"), ("upload_folder", "me/tiny-sft")]
-    assert "student-init/**" in hub_api.calls[1][2]["ignore_patterns"]
-    assert summary["hub"].startswith("https://huggingface.co/me/tiny-sft")
+    assert [(c["method"], c["repo_id"]) for c in hub_api.calls] == [("create_repo", "me/tiny-sft"), ("upload_folder", "me/tiny-sft")]
+    assert "student-init/**" in hub_api.calls[1]["ignore_patterns"]
+    assert summary["hub"] == (hub_api.folder / "hub/me/tiny-sft").as_uri()  # where the recorder put it
 
 
 def test_an_empty_dataset_fails_naming_it_before_the_model_loads(tiny_model, tmp_path):

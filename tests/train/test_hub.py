@@ -1,14 +1,14 @@
-"""Model card content and the Hub upload (the Hub is unreachable here: the API is a recorder)."""
+"""Model card content and the Hub upload (the Hub is unreachable here: the seam answers with a recorder)."""
 
 from __future__ import annotations
 
 import json
 
 import yaml
-from helpers import RecordingHubApi, run_recipe, tiny_recipe
+from helpers import run_recipe, tiny_recipe
 
 from trl_r1.stages import get_stage
-from trl_r1.train.hub import model_card, push_folder
+from trl_r1.train.hub import RECORD_HUB_ENV, HubClient, RecordingHub, hub_api, model_card, push_dataset, push_folder
 
 GRPO = get_stage("grpo")
 
@@ -37,27 +37,70 @@ def test_push_uploads_the_model_folder_with_card(tiny_model, tmp_path, hub_api):
     values = tiny_recipe(tiny_model, out, max_steps=1, push_to_hub=True, hub_model_id="me/tiny-r1", save_steps=1)
     summary = run_recipe(values)
 
-    assert [c[0] for c in hub_api.calls] == ["create_repo", "upload_folder"]
-    _, repo, upload = hub_api.calls[1]
-    assert hub_api.calls[0][1] == repo == "me/tiny-r1"
+    created, upload = hub_api.calls
+    assert (created["method"], upload["method"]) == ("create_repo", "upload_folder")
+    assert created["repo_id"] == upload["repo_id"] == "me/tiny-r1"
     assert {"README.md", "model.safetensors", "config.json", "training.png", "recipe.yaml", "metrics.jsonl"} <= set(upload["files"])
-    assert "checkpoint-*" in upload["ignore_patterns"]
-    assert summary["hub"].startswith("https://huggingface.co/me/tiny-r1")
+    assert "checkpoint-*" in upload["ignore_patterns"] and not any(f.startswith("checkpoint-") for f in upload["files"])
+    assert summary["hub"] == (hub_api.folder / "hub" / "me/tiny-r1").as_uri()  # where the recorder put it
     assert "# me/tiny-r1" in (out / "README.md").read_text()
 
 
 def test_push_folder_defaults(tmp_path):
-    RecordingHubApi.calls = []
-    push_folder(tmp_path, "org/model", api=RecordingHubApi())
-    assert RecordingHubApi.calls[0] == ("create_repo", "org/model", {"private": None, "exist_ok": True, "repo_type": "model"})
+    (tmp_path / "model").mkdir()
+    hub = RecordingHub(tmp_path / "hub")
+    push_folder(tmp_path / "model", "org/model", api=hub)
+    assert hub.calls[0] == {"method": "create_repo", "repo_id": "org/model", "private": None, "exist_ok": True,
+                            "repo_type": "model"}
 
 
 def test_a_bare_repo_name_is_uploaded_to_the_namespaced_id_the_hub_answers_with(tmp_path):
     # the recipes name `r1-zero-qwen2.5-7b`; the Hub creates `<user>/r1-zero-qwen2.5-7b`
-    RecordingHubApi.calls = []
-    push_folder(tmp_path, "r1-zero-qwen2.5-7b", api=RecordingHubApi())
-    (_, asked, _), (_, uploaded, _) = RecordingHubApi.calls
-    assert asked == "r1-zero-qwen2.5-7b" and uploaded == "user/r1-zero-qwen2.5-7b"
+    (tmp_path / "model").mkdir()
+    hub = RecordingHub(tmp_path / "hub")
+    push_folder(tmp_path / "model", "r1-zero-qwen2.5-7b", api=hub)
+    asked, uploaded = hub.calls
+    assert asked["repo_id"] == "r1-zero-qwen2.5-7b" and uploaded["repo_id"] == f"{RecordingHub.user}/r1-zero-qwen2.5-7b"
+
+
+def test_the_seam_answers_with_the_hub_client_unless_a_folder_is_named_to_record_to(tmp_path, monkeypatch):
+    """Read at each call: setting the variable after import records, unsetting it reaches the Hub again."""
+    monkeypatch.delenv(RECORD_HUB_ENV, raising=False)
+    client = hub_api(token="hf_x")
+    assert isinstance(client, HubClient) and client.token == "hf_x"
+    monkeypatch.setenv(RECORD_HUB_ENV, str(tmp_path))
+    recorder = hub_api()
+    assert isinstance(recorder, RecordingHub) and recorder.folder == tmp_path
+    monkeypatch.delenv(RECORD_HUB_ENV)
+    assert isinstance(hub_api(), HubClient)
+
+
+def test_a_dataset_push_goes_through_datasets_own_upload_with_the_token(monkeypatch, tmp_path):
+    import datasets
+
+    pushed = []
+    monkeypatch.setattr(datasets.Dataset, "push_to_hub", lambda self, repo_id, **kw: pushed.append((repo_id, len(self), kw)))
+    monkeypatch.delenv(RECORD_HUB_ENV, raising=False)
+    uploaded = []
+    monkeypatch.setattr(HubClient, "upload_file", lambda self, **kw: uploaded.append((kw["repo_id"], kw["path_in_repo"])))
+    stats = tmp_path / "stats.json"
+    stats.write_text("{}")
+    url = push_dataset(datasets.Dataset.from_dict({"x": [1, 2]}), "me/data", files=[stats], private=True, token="hf_x")
+    assert pushed == [("me/data", 2, {"private": True, "token": "hf_x"})] and uploaded == [("me/data", "stats.json")]
+    assert url == "https://huggingface.co/datasets/me/data"
+
+
+def test_the_recorder_keeps_a_pushed_dataset_and_its_files_where_load_from_disk_reads_them(tmp_path):
+    import datasets
+
+    stats = tmp_path / "stats.json"
+    stats.write_text('{"rows": 2}')
+    hub = RecordingHub(tmp_path / "recorded")
+    push_dataset(datasets.Dataset.from_dict({"x": [1, 2]}), "me/data", files=[stats], private=True, api=hub)
+    assert [(c["method"], c["repo_id"]) for c in hub.calls] == [("push_dataset", "me/data"), ("upload_file", "me/data")]
+    assert hub.calls[0]["rows"] == 2 and hub.calls[0]["private"] is True
+    assert datasets.load_from_disk(str(tmp_path / "recorded/hub/me/data"))["x"] == [1, 2]
+    assert (tmp_path / "recorded/hub/me/data/stats.json").read_text() == '{"rows": 2}'
 
 
 def test_the_upload_runs_after_every_process_has_finished_not_inside_the_barrier():

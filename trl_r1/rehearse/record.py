@@ -1,66 +1,20 @@
-"""What a rehearsal adds to the processes it launches (``-m trl_r1``, under ``accelerate launch``
-too, and any process a pipeline starts for a stage): Hub uploads go to a local recorder
-(``hub.jsonl`` and ``hub/<repo>/`` in the rehearsal folder), and every stage writes one line to
-``parts.jsonl``: its kind, status, wall time and the engines it ran on. A ``sample`` stage
-that kept none of the miniature model's samples, all wrong or unreadable, gets correct stand-in
-rows, and keeping nothing for any other reason fails it (standins.correct_samples). Installed by
-``trl_r1/__init__.py`` when ``$TRL_R1_REHEARSAL`` names a rehearsal folder; nothing else changes.
+"""What a rehearsal records of each stage it runs: one line of ``parts.jsonl`` in the rehearsal's
+folder (its kind, status, wall time and the engines it ran on), written by the stage runner
+(trl_r1/run_stage.py) in every process that ``rehearse`` launched (``-m trl_r1``, under
+``accelerate launch`` too, and each stage process of a pipeline): ``$TRL_R1_REHEARSAL`` names the
+folder. A ``sample`` stage that kept none of the miniature model's samples, all wrong or
+unreadable, gets correct stand-in rows, and keeping nothing for any other reason fails it
+(standins.correct_samples). Hub calls are recorded by the Hub seam (trl_r1/train/hub.py), not here.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import time
 from pathlib import Path
 
-from . import HUB_FILE, PARTS_FILE, WORKDIR_ENV, standins
-
-
-def _append(path: Path, entry: dict) -> None:
-    with path.open("a") as f:
-        f.write(json.dumps(entry, default=str) + "\n")
-
-
-class LocalHub:
-    """Stands in for ``huggingface_hub.HfApi``: uploads are copied under ``hub/<repo_id>/`` and
-    each call is a line of ``hub.jsonl``."""
-
-    root: Path
-
-    def __init__(self, token=None, **_):
-        pass
-
-    def _record(self, method: str, repo_id: str, **details) -> None:
-        _append(self.root / HUB_FILE, {"method": method, "repo_id": repo_id, **details})
-
-    user = "rehearsal-user"  # the token's owner: a bare name is created under it, as the Hub does
-
-    def create_repo(self, repo_id, **kwargs):
-        """Answers as the Hub does: the repo's URL, whose ``repo_id`` carries the namespace."""
-        from huggingface_hub import RepoUrl
-
-        self._record("create_repo", repo_id, **{k: v for k, v in kwargs.items() if k in ("private", "repo_type")})
-        return RepoUrl(f"https://huggingface.co/{repo_id if '/' in repo_id else f'{self.user}/{repo_id}'}")
-
-    def upload_folder(self, *, repo_id, folder_path, **kwargs):
-        target = self.root / "hub" / repo_id
-        shutil.copytree(folder_path, target, dirs_exist_ok=True,
-                        ignore=shutil.ignore_patterns(*(kwargs.get("ignore_patterns") or [])))
-        files = sorted(str(p.relative_to(target)) for p in target.rglob("*") if p.is_file())
-        self._record("upload_folder", repo_id, files=files, repo_type=kwargs.get("repo_type"))
-        return f"local://{repo_id}"
-
-    def upload_file(self, *, repo_id, path_or_fileobj, path_in_repo, **kwargs):
-        target = self.root / "hub" / repo_id / path_in_repo
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(path_or_fileobj, (str, os.PathLike)):
-            shutil.copy(path_or_fileobj, target)
-        else:
-            target.write_bytes(path_or_fileobj if isinstance(path_or_fileobj, bytes) else path_or_fileobj.read())
-        self._record("upload_file", repo_id, path_in_repo=path_in_repo, repo_type=kwargs.get("repo_type"))
-        return f"local://{repo_id}/{path_in_repo}"
+from . import PARTS_FILE, standins
 
 
 def engines(recipe) -> dict:
@@ -91,55 +45,38 @@ def engines(recipe) -> dict:
     return found
 
 
-def install() -> None:
-    """Patch the Hub clients and ``Stage.run`` of this process (once)."""
-    import datasets
-    import huggingface_hub
-
-    from ..stages import Stage
-
-    if getattr(Stage, "_rehearsal", False):
-        return
-    workdir = Path(os.environ[WORKDIR_ENV])
-    LocalHub.root = workdir
-    huggingface_hub.HfApi = LocalHub
-
-    def push_dataset(self, repo_id, **kwargs):
-        self.save_to_disk(str(workdir / "hub" / repo_id))
-        _append(workdir / HUB_FILE, {"method": "Dataset.push_to_hub", "repo_id": repo_id, "rows": len(self)})
-
-    datasets.Dataset.push_to_hub = push_dataset
-    original = Stage.run
-
-    def run(self, recipe):
-        start, status, note = time.time(), "failed", None
-        try:
-            summary = original(self, recipe)
-            if (getattr(self.module, "REHEARSAL_CORRECT_SAMPLES", False)
-                    and (found := standins.correct_samples(recipe.configs[0]))):
-                stats, note = found  # `kept` stays the model's own count (0); the dataset's rows are stand-ins
-                summary = {**summary, "general": stats["general"], "rows": stats["rows"],
-                           "stand_in_rows": stats["kept"]}
-            status = "ok"
-            return summary
-        except standins.RecipeDefect as e:
-            note = str(e)
-            raise
-        finally:
-            if int(os.environ.get("RANK", "0")) == 0:
-                output_dir = next((c.output_dir for c in recipe.configs if hasattr(c, "output_dir")), "")
-                _append(workdir / PARTS_FILE, {"part": Path(str(output_dir)).name, "kind": self.name, "status": status,
-                                               "note": note, "start": start, "seconds": round(time.time() - start, 1),
-                                               "engines": engines(recipe)})
-
-    Stage.run = run
-    Stage._rehearsal = True
+def run_recorded(recipe, folder: Path) -> dict:
+    """Run the recipe's stage and record it in ``folder``'s ``parts.jsonl`` (main process), whether
+    it succeeds or fails; a ``sample`` stage's stand-in rows are written here (see the module)."""
+    stage, start, status, note = recipe.stage, time.time(), "failed", None
     if os.environ.get("ACCELERATE_USE_DEEPSPEED") == "true":
-        # DeepSpeed's handler filters at WARNING whatever the Trainer's log_level; let its own
-        # INFO lines (ZeRO stage, offload, engine configuration) through to the rehearsal's log.
-        import logging
+        _deepspeed_info_logged()
+    try:
+        summary = stage.run(recipe)
+        if (getattr(stage.module, "REHEARSAL_CORRECT_SAMPLES", False)
+                and (found := standins.correct_samples(recipe.configs[0]))):
+            stats, note = found  # `kept` stays the model's own count (0); the dataset's rows are stand-ins
+            summary = {**summary, "general": stats["general"], "rows": stats["rows"], "stand_in_rows": stats["kept"]}
+        status = "ok"
+        return summary
+    except standins.RecipeDefect as e:
+        note = str(e)
+        raise
+    finally:
+        if int(os.environ.get("RANK", "0")) == 0:
+            output_dir = next((c.output_dir for c in recipe.configs if hasattr(c, "output_dir")), "")
+            line = {"part": Path(str(output_dir)).name, "kind": stage.name, "status": status, "note": note,
+                    "start": start, "seconds": round(time.time() - start, 1), "engines": engines(recipe)}
+            with (folder / PARTS_FILE).open("a") as f:
+                f.write(json.dumps(line, default=str) + "\n")
 
-        from deepspeed.utils import logger as deepspeed_logger
 
-        for handler in deepspeed_logger.handlers:
-            handler.setLevel(logging.INFO)
+def _deepspeed_info_logged() -> None:
+    """DeepSpeed's handler filters at WARNING whatever the Trainer's log_level; a rehearsal lets its
+    own INFO lines (ZeRO stage, offload, engine configuration) through to its log."""
+    import logging
+
+    from deepspeed.utils import logger as deepspeed_logger
+
+    for handler in deepspeed_logger.handlers:
+        handler.setLevel(logging.INFO)

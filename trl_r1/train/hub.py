@@ -1,8 +1,18 @@
-"""Model cards and uploads to the Hugging Face Hub."""
+"""Model cards and uploads to the Hugging Face Hub.
+
+Every call trl_r1 makes to the Hub goes through one seam, :func:`hub_api`: huggingface_hub's client
+(:class:`HubClient`), or, where ``$TRL_R1_RECORD_HUB`` names a folder, a :class:`RecordingHub` that
+writes there what would have gone to the Hub (``rehearse`` sets it for the processes it launches;
+tests set it to a temporary folder). The variable is read at each call: importing trl_r1 changes
+nothing in huggingface_hub or datasets.
+"""
 
 from __future__ import annotations
 
 import functools
+import json
+import os
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -149,10 +159,9 @@ def base_license(base_model: str | None, api=None) -> str | None:
     if not base_model:
         return None
     try:
-        api = api or huggingface_hub.HfApi()
-        card_data = api.model_info(base_model).card_data
+        card_data = (api or hub_api()).model_info(base_model).card_data
         return (card_data or {}).get("license")
-    except Exception:  # offline, gated, or no card: the card says nothing rather than something wrong
+    except Exception:  # offline, gated, no card, or a recorder: the card says nothing rather than something wrong
         return None
 
 
@@ -185,9 +194,7 @@ def push_folder(output_dir: str | Path, repo_id: str, *, private: bool | None = 
 
     A bare name (``r1-zero-qwen2.5-7b``) is created under the token's user or organisation: the
     upload goes to the id the Hub answers with, as transformers' Trainer does."""
-    if api is None:
-
-        api = huggingface_hub.HfApi(token=token)
+    api = api or hub_api(token)
     created = api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model")
     repo_id = getattr(created, "repo_id", None) or repo_id
     return api.upload_folder(
@@ -245,12 +252,80 @@ def push_dataset(dataset, repo_id: str, *, files=(), private: bool | None = None
     """Upload a ``datasets.Dataset`` to the dataset repo ``repo_id`` (as Parquet, through its own
     ``push_to_hub``, so that ``load_dataset(repo_id)`` reads it) and ``files`` (e.g. statistics)
     next to it. Returns the dataset's URL."""
-    dataset.push_to_hub(repo_id, private=private, token=token)
-    if files:
-        if api is None:
-
-            api = huggingface_hub.HfApi(token=token)
-        for path in files:
-            api.upload_file(path_or_fileobj=str(path), path_in_repo=Path(path).name, repo_id=repo_id,
-                            repo_type="dataset", commit_message=f"Upload {Path(path).name}")
+    api = api or hub_api(token)
+    api.push_dataset(dataset, repo_id, private=private)
+    for path in files:
+        api.upload_file(path_or_fileobj=str(path), path_in_repo=Path(path).name, repo_id=repo_id,
+                        repo_type="dataset", commit_message=f"Upload {Path(path).name}")
     return f"https://huggingface.co/datasets/{repo_id}"
+
+
+RECORD_HUB_ENV = "TRL_R1_RECORD_HUB"  # a folder: the Hub calls of this process and its children are recorded there
+RECORD_FILE = "hub.jsonl"
+
+
+def hub_api(token: str | None = None):
+    """The Hub client every stage asks for: :class:`HubClient` (huggingface_hub's), or a
+    :class:`RecordingHub` writing to the folder ``$TRL_R1_RECORD_HUB`` names (read now, at the call)."""
+    folder = os.environ.get(RECORD_HUB_ENV)
+    return RecordingHub(folder) if folder else HubClient(token=token)
+
+
+class HubClient(huggingface_hub.HfApi):
+    """``huggingface_hub.HfApi`` and a dataset upload, the one call it lacks (``datasets`` makes its own client)."""
+
+    def push_dataset(self, dataset, repo_id: str, *, private: bool | None = None):
+        return dataset.push_to_hub(repo_id, private=private, token=self.token)
+
+
+class RecordingHub:
+    """Stands in for :class:`HubClient` where nothing may reach the Hub (a rehearsal, a test): each
+    call is a line of ``<folder>/hub.jsonl`` (``method``, ``repo_id`` and the call's arguments, read
+    back by ``calls``), and what it uploads is copied under ``<folder>/hub/<repo_id>/`` (a dataset as
+    its ``save_to_disk`` folder). It answers as the Hub does: a bare repo name is created under
+    the token's owner, ``user``. The Hub's lookups (``model_info``) it does not answer."""
+
+    user = "rehearsal-user"
+
+    def __init__(self, folder: str | Path):
+        self.folder = Path(folder)
+
+    @property
+    def calls(self) -> list[dict]:
+        """Every call recorded in the folder so far, by this process or any other, in order."""
+        path = self.folder / RECORD_FILE
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.is_file() else []
+
+    def _record(self, method: str, repo_id: str, **arguments) -> Path:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with (self.folder / RECORD_FILE).open("a") as f:
+            f.write(json.dumps({"method": method, "repo_id": repo_id, **arguments}, default=str) + "\n")
+        return self.folder / "hub" / repo_id
+
+    def create_repo(self, repo_id: str, **kwargs):
+        """The repo's URL, whose ``repo_id`` carries the namespace."""
+        self._record("create_repo", repo_id, **kwargs)
+        return huggingface_hub.RepoUrl(f"https://huggingface.co/{repo_id if '/' in repo_id else f'{self.user}/{repo_id}'}")
+
+    def upload_folder(self, *, repo_id: str, folder_path, **kwargs) -> str:
+        source = Path(folder_path)
+        ignore = shutil.ignore_patterns(*(kwargs.get("ignore_patterns") or []))
+        target = self.folder / "hub" / repo_id
+        shutil.copytree(source, target, dirs_exist_ok=True, ignore=ignore)
+        files = sorted(str(p.relative_to(target)) for p in target.rglob("*") if p.is_file())
+        self._record("upload_folder", repo_id, folder_path=str(source), files=files, **kwargs)
+        return target.as_uri()
+
+    def upload_file(self, *, repo_id: str, path_or_fileobj, path_in_repo: str, **kwargs) -> str:
+        target = self._record("upload_file", repo_id, path_in_repo=path_in_repo, **kwargs) / path_in_repo
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(path_or_fileobj, (str, os.PathLike)):
+            shutil.copy(path_or_fileobj, target)
+        else:
+            target.write_bytes(path_or_fileobj if isinstance(path_or_fileobj, bytes) else path_or_fileobj.read())
+        return target.as_uri()
+
+    def push_dataset(self, dataset, repo_id: str, *, private: bool | None = None) -> str:
+        target = self._record("push_dataset", repo_id, rows=len(dataset), private=private)
+        dataset.save_to_disk(str(target))
+        return target.as_uri()
