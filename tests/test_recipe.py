@@ -138,13 +138,18 @@ def test_accelerate_configs_load(path):
     assert config.num_processes >= 1
 
 
-def test_every_recipe_an_accelerate_command_names_exists():
-    """Recipes say which accelerate config to launch them with; those configs exist."""
+def test_every_recipe_an_accelerate_command_names_exists_and_is_its_hardware_accelerate_config():
+    """Recipes say which accelerate config to launch them with; those configs exist, and the
+    recipe's `hardware.accelerate_config` names the same one (what `plan`, `check` and `rehearse`
+    read: a comment is for the reader only)."""
     import re
 
     for path in ALL_RECIPES:
         for config in re.findall(r"--config_file (\S+\.yaml)", path.read_text()):
             assert (REPO / config).is_file(), f"{path.name} names {config}, which does not exist"
+            hardware = yaml.safe_load(path.read_text()).get("hardware") or {}
+            assert "accelerate_config" in hardware, f"{path.name} names {config} in a comment, not in hardware:"
+            assert (path.parent / hardware["accelerate_config"]).resolve() == (REPO / config).resolve(), path.name
 
 
 def test_full_pipeline_stages_follow_the_paper(gpu_install):
