@@ -43,30 +43,67 @@ def chain(tmp_path: Path, tiny_model: Path, second_steps: int = 2, evaluate: boo
 
 
 def test_pipeline_passes_models_on_evaluates_each_and_prints_the_table(tiny_model, tmp_path):
-    result = run_cli(str(chain(tmp_path, tiny_model)))
+    path = chain(tmp_path, tiny_model)
+    values = yaml.safe_load(path.read_text())
+    values["evaluate"] = [
+        {**values["evaluate"], "greedy": True},  # every model, sampled and greedily
+        # Only the first stage's model, on a field naming the second's: it waits until that has run.
+        {**values["evaluate"], "name": "late", "stages": ["first"], "metric": "mean_score",
+         "overrides": {**values["evaluate"]["overrides"], "benchmark": "${second.model}"}}]
+    values["seed"] = 7
+    values["stages"][1]["compare_to"] = "start"
+    write_recipe(path, values)
+    result = run_cli(str(path))
     out = tmp_path / "out"
     first, second = (json.loads((out / name / "stage_done.json").read_text()) for name in ("first", "second"))
     assert first["kind"] == second["kind"] == "grpo" and first["seconds"] > 0
     assert first["summary"]["model"] == str(out / "first")
-    # The second stage trained the first one's model: its saved recipe names it.
+    # The second stage trained the first one's model: its saved recipe names it. The seed is the pipeline's.
     ran = yaml.safe_load((out / "second" / "recipe.yaml").read_text())
     assert ran["model_name_or_path"] == str(out / "first") and ran["output_dir"] == str(out / "second")
-    # The starting model and both trained models were evaluated on the same recipe.
+    assert ran["seed"] == 7
+    # The starting model and both trained models were evaluated on the same recipe, both ways.
     for name, model in [("start", str(tiny_model)), ("first", str(out / "first")), ("second", str(out / "second"))]:
-        metrics = json.loads((out / "eval" / name / "metrics.json").read_text())
-        assert metrics["model"] == model and metrics["num_questions"] == 2 and "format_rate" in metrics
+        for folder, n in ((name, 2), (f"{name}-greedy", 1)):
+            metrics = json.loads((out / "eval" / "eval" / folder / "metrics.json").read_text())
+            assert metrics["model"] == model and metrics["num_questions"] == 2 and "format_rate" in metrics
+            assert metrics["num_samples"] == n and metrics["settings"]["seed"] == 7
+    late = json.loads((out / "eval" / "late" / "first" / "metrics.json").read_text())
+    assert late["benchmark"] == str(out / "second") and late["model"] == str(out / "first")
+    assert not (out / "eval" / "late" / "start").exists()
     table = (out / "pipeline.md").read_text()
     lines = table.splitlines()
-    assert lines[0] == "| stage | kind | minutes | key metrics | pass@1 | format |"
-    assert [line.split(" | ")[0] for line in lines[2:]] == ["| start", "| first", "| second"]
-    assert "reward_first5" in lines[3] and lines[3].endswith("| 0.0 | 0.0 |")
+    assert lines[0] == "| stage | kind | minutes | key metrics | pass@1 | Δ pass@1 (p) | greedy | Δ greedy (p) | format |"
+    assert [line.split(" | ")[0] for line in lines[2:5]] == ["| start", "| first", "| second"]
+    assert "reward_first5" in lines[3] and " vs start (p " in lines[3] and lines[2].count("| - |") >= 2
+    assert " vs start (p " in lines[4]  # its compare_to, not the row above
+    assert "late (eval.yaml):" in table and "| first | 0.000 | - |" in table  # the random model scores 0
     assert table.strip() in result.stdout
     rows = json.loads((out / "pipeline.json").read_text())
     assert [r["stage"] for r in rows] == ["start", "first", "second"]
+    second_eval = rows[2]["evaluations"]["eval"]
+    assert second_eval["greedy"]["values"] == [0.0, 0.0] and second_eval["sampled"]["vs"] == "start"
+    assert second_eval["sampled"]["p"] == 1.0  # the tiny random model scores 0 throughout
 
     # Run again: everything is done, nothing is trained or evaluated again.
-    again = run_cli(str(tmp_path / "pipeline.yaml"))
-    assert again.stdout.count("skipped") == 5 and "Resuming" not in again.stdout + again.stderr
+    again = run_cli(str(path))
+    assert again.stdout.count("skipped") == 9 and "Resuming" not in again.stdout + again.stderr
+
+
+@pytest.mark.parametrize("evaluate, message", [
+    ({"recipe": "eval.yaml", "stages": ["nope"]}, "stages ['nope']: a list of `start` and stage names"),
+    ({"recipe": "eval.yaml", "metric": "pass@2"}, "metric 'pass@2' is not one of pass@1, mean_score"),
+    ({"recipe": "eval.yaml", "greedyy": True}, "a mapping with `recipe` and optional"),
+    ([{"recipe": "eval.yaml"}, {"recipe": "eval.yaml"}], "name 'eval' must be an identifier, one per evaluation"),
+])
+def test_invalid_evaluations_fail_before_anything_runs(tmp_path, evaluate, message):
+    values = pipeline_values(tmp_path, [{"name": "a", "recipe": "a.yaml"}], evaluate=evaluate)
+    (tmp_path / "eval.yaml").write_text(yaml.safe_dump({"stage": "evaluate", "model_name_or_path": "m",
+                                                         "dataset_name": "builtin:arithmetic"}))
+    write_recipe(tmp_path / "pipe.yaml", values)
+    with pytest.raises(RecipeError) as error:
+        load_recipe(tmp_path / "pipe.yaml")
+    assert message in str(error.value)
 
 
 def test_killed_pipeline_resumes_without_redoing_finished_stages(tiny_model, tmp_path):
@@ -117,6 +154,9 @@ def pipeline_values(tmp_path: Path, stages: list, **extra) -> dict:
                                                "overrides": {"model_name_or_path": "${s.model}"}}], "stage 's' produced no 'model'"),
     ([{"name": "a", "recipe": "a.yaml", "overrides": {"learning_rat": 1}}], "Did you mean `learning_rate`"),
     ([{"name": "a", "recipe": "pipe.yaml"}], "cannot contain a pipeline"),
+    ([{"name": "a", "recipe": "a.yaml", "compare_to": "b"}, {"name": "b", "recipe": "b.yaml"}],
+     "compare_to 'b' is not `start` or an earlier stage"),
+    ([{"name": "start", "recipe": "a.yaml"}], "'start' names the starting model"),
 ])
 def test_invalid_pipelines_fail_before_anything_runs(tmp_path, stages, message):
     values = pipeline_values(tmp_path, stages)

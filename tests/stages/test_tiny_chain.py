@@ -10,7 +10,7 @@ import yaml
 from datasets import load_from_disk
 from helpers import REPO, JudgeServer, run_cli, write_recipe
 
-TINY_R1 = REPO / "recipes" / "tiny" / "r1"
+TINY = REPO / "recipes" / "tiny"
 QUICK = {"max_steps": 2, "logging_steps": 1}
 GRPO_QUICK = {**QUICK, "num_generations": 4, "per_device_train_batch_size": 4, "max_completion_length": 8}
 
@@ -29,15 +29,19 @@ def test_every_link_of_the_tiny_chain_runs_and_hands_its_artifact_on(tiny_model,
             "safety_rm": {"model_name_or_path": str(tiny_model), **QUICK},
             "helpfulness_rm": {"model_name_or_path": str(tiny_model), **QUICK},
             "all_scenarios": {**GRPO_QUICK, "per_device_train_batch_size": 8},
-            "distill": {"model_name_or_path": str(tiny_model), "student_num_layers": 1, **QUICK},
+            "student_rl": {"model_name_or_path": str(tiny_model), **GRPO_QUICK, "max_train_samples": 8},
         }
+        small = {"max_questions": 2, "num_samples": 2, "max_new_tokens": 8, "batch_size": 4}
         stages = []
         for entry in shipped["stages"]:
             # The shipped overrides (artifact references, stage 4's rewards) stay; ours shrink the run.
             merged = {**entry.get("overrides", {}), **overrides[entry["name"]]}
-            stages.append({**entry, "recipe": str(TINY_R1 / entry["recipe"].removeprefix("r1/")), "overrides": merged})
+            stages.append({**entry, "recipe": str(TINY / entry["recipe"]), "overrides": merged})
+        # The shipped evaluations too (their references to the reward models included), on 2 questions.
+        evaluations = [{**spec, "recipe": str(TINY / spec["recipe"]), "overrides": {**spec.get("overrides", {}), **small}}
+                       for spec in shipped["evaluate"]]
         pipeline = write_recipe(tmp_path / "pipeline.yaml", {
-            "stage": "pipeline", "output_dir": str(tmp_path / "out"), "stages": stages,
+            "stage": "pipeline", "output_dir": str(tmp_path / "out"), "stages": stages, "evaluate": evaluations,
             "fresh_process": False})  # quicker; test_pipeline.py tests the fresh processes
         result = run_cli(str(pipeline), timeout=900)
     finally:
@@ -47,7 +51,7 @@ def test_every_link_of_the_tiny_chain_runs_and_hands_its_artifact_on(tiny_model,
     markers = {p.parent.name: json.loads(p.read_text()) for p in out.glob("*/stage_done.json")}
     assert {name: m["kind"] for name, m in markers.items()} == {
         "cold_start": "sft", "reasoning_rl": "grpo", "rejection_sampling": "sample", "sft": "sft",
-        "safety_rm": "reward_model", "helpfulness_rm": "reward_model", "all_scenarios": "grpo", "distill": "sft"}
+        "safety_rm": "reward_model", "helpfulness_rm": "reward_model", "all_scenarios": "grpo", "student_rl": "grpo"}
     ran = {name: yaml.safe_load((out / name / "recipe.yaml").read_text())
            for name in markers if (out / name / "recipe.yaml").is_file()}
     # Each stage was handed what the one before produced.
@@ -65,6 +69,15 @@ def test_every_link_of_the_tiny_chain_runs_and_hands_its_artifact_on(tiny_model,
     logged = [json.loads(line) for line in (out / "all_scenarios" / "metrics.jsonl").read_text().splitlines()]
     keys = set().union(*logged)
     assert {"rewards/accuracy/mean", "rewards/safety/mean", "rewards/helpfulness/mean"} <= keys
-    # The student kept 1 layer.
-    assert json.loads((out / "distill" / "config.json").read_text())["num_hidden_layers"] == 1
-    assert "| distill | sft |" in result.stdout
+    # RL on the student (the base model) is compared with its distillation (stage 3's SFT).
+    rows = {row["stage"]: row for row in json.loads((out / "pipeline.json").read_text())}
+    assert rows["student_rl"]["evaluations"]["arithmetic"]["sampled"]["vs"] == "sft"
+    assert rows["sft"]["evaluations"]["arithmetic"]["greedy"]["vs"] == "reasoning_rl"
+    # Stage 4's general rewards, measured by the chain's own reward models before and after it.
+    for name in ("helpfulness", "safety"):
+        assert set(rows) - {s for s, row in rows.items() if name in row["evaluations"]} == set(rows) - {"sft", "all_scenarios"}
+        after = rows["all_scenarios"]["evaluations"][name]["sampled"]
+        assert after["vs"] == "sft" and 0.0 <= after["mean_score"] <= 1.0
+    settings = json.loads((out / "eval" / "safety" / "sft" / "metrics.json").read_text())["settings"]
+    assert settings["scorer"] == "safety" and settings["scorer_kwargs"]["model"] == str(out / "safety_rm")
+    assert "| student_rl | grpo |" in result.stdout and "safety (tiny_general.yaml):" in result.stdout

@@ -304,8 +304,8 @@ def _evaluate(recipe, evaluation: Evaluation, stage: str, model: str, artifacts:
         step, loaded = _evaluation_step(recipe, evaluation, stage, model, mode, artifacts)
         metrics = _run_once(step, loaded, fresh_process=fresh)["summary"]
         if is_main_process():
-            values = question_values(read_samples(step.output_dir / SAMPLES_FILE, loaded.configs[0].num_samples),
-                                     evaluation.metric)
+            samples = read_samples(step.output_dir / SAMPLES_FILE, loaded.configs[0].num_samples)
+            values = question_values([samples[i] for i in sorted(samples)], evaluation.metric)
             found[mode] = {**{k: metrics.get(k) for k in ("pass@1", "format_rate", "num_questions")},
                            "mean_score": sum(values) / len(values) if evaluation.metric == "mean_score" else None,
                            "values": values}
