@@ -95,12 +95,10 @@ def main(argv: list[str] | None = None) -> int:
     if check_only:
         overrides, processes, nodes = _launch_flags(overrides)
     if "-h" in overrides or "--help" in overrides:
-        from transformers import HfArgumentParser
-
+        from .recipe import recipe_help
         from .stages import get_stage
 
-        stage = get_stage(read_yaml(path).get("stage", ""))
-        HfArgumentParser(stage.arguments, prog=f"python -m trl_r1 {path}").print_help()
+        print(recipe_help(get_stage(read_yaml(path).get("stage", "")), prog=f"python -m trl_r1 {path}"))
         return 0
     try:
         if check_only:

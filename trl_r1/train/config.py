@@ -185,7 +185,7 @@ class R1GRPOConfig(ActivationCheckpointing, ConsoleArguments, GRPOConfig, Prompt
     [`trl.GRPOConfig`] plus what DeepSeek-R1 recipes need.
 
     Args:
-        rewards (`list`):
+        rewards (`list[str | dict[str, Any]]`):
             Rewards by registry name (`python -m trl_r1 list`), each a name or a mapping with
             `name`, `weight`, `kwargs`, `start_step`, `end_step`, `tasks` (see [`RewardSpec`]).
             Weights become TRL's `reward_weights`; do not set both. `tasks` needs a `task`
@@ -242,7 +242,7 @@ class R1GRPOConfig(ActivationCheckpointing, ConsoleArguments, GRPOConfig, Prompt
         metadata={"help": "Questions per optimizer step, all processes together: gradient_accumulation_steps is "
                           "derived from the launch's process count."},
     )
-    rewards: list[str] = field(
+    rewards: list[str | dict[str, Any]] = field(
         default_factory=lambda: ["accuracy", "format"],
         metadata={"help": "Rewards by registry name, or mappings {name, weight, kwargs, start_step, end_step, tasks}."},
     )
