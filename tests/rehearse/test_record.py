@@ -31,7 +31,7 @@ def test_a_failed_stage_is_recorded_as_failed_and_its_error_passes_through(tmp_p
     recipe = load_recipe(None, values=tiny_recipe(tmp_path / "no-such-model", tmp_path / "broken", max_steps=1))
     monkeypatch.setenv(WORKDIR_ENV, str(tmp_path))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(Exception):
+    with pytest.raises(OSError, match="no-such-model"):  # the model is nowhere: the stage's own error
         run_stage(recipe)
     (part,) = [json.loads(line) for line in (tmp_path / PARTS_FILE).read_text().splitlines()]
     assert (part["part"], part["kind"], part["status"]) == ("broken", "grpo", "failed")
