@@ -105,9 +105,11 @@ def main(argv: list[str] | None = None) -> int:
             from .plan import launch_gpus, launch_processes_of
             from .train.launch import at_launch_size
 
-            processes = processes or launch_gpus(path, nodes) or launch_processes_of(path)
+            values = read_yaml(path)
+            hardware = values.get("hardware")
+            processes = processes or launch_gpus(hardware, path, nodes) or launch_processes_of(hardware, path)
             with at_launch_size(processes):
-                recipe = load_recipe(path, overrides, check_only=True)
+                recipe = load_recipe(path, overrides, values=values, check_only=True)
             check_machine(recipe)  # what this machine must provide for the run: trackers, data
         else:
             recipe = load_recipe(path, overrides)
@@ -126,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         from .plan import check_fits
 
-        return check_fits(path, overrides, processes, nodes)
+        return check_fits(path, overrides, processes, nodes, values)
     from .run_stage import run_stage
 
     run_stage(recipe)

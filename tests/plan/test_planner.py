@@ -124,6 +124,24 @@ def test_check_plans_a_recipe_that_names_its_hardware_and_fails_with_the_fix(cap
     assert "does not fit its hardware; fix: per_device_train_batch_size: " in err
 
 
+def test_the_launch_size_comes_from_the_hardware_settings_and_check_and_plan_read_the_recipe_once(monkeypatch, capsys):
+    import trl_r1.recipe
+    from trl_r1.plan import launch_gpus, launch_processes_of
+
+    zero = REPO / "recipes/zero.yaml"
+    hardware = yaml.safe_load(zero.read_text())["hardware"]  # accelerate/zero3.yaml: 8 processes on a node
+    assert launch_processes_of(hardware, zero) == 8 and launch_processes_of(hardware, zero, {"gpus": 16}) == 16
+    assert launch_processes_of(None, zero) is None and launch_gpus(hardware, zero, nodes=2) == 16
+    reads = []
+    read_yaml = trl_r1.recipe.read_yaml
+    monkeypatch.setattr(trl_r1.recipe, "read_yaml", lambda path: reads.append(Path(path)) or read_yaml(path))
+    assert main(["check", str(zero), "--report_to", "none"]) == 0
+    assert main(["plan", str(zero), "--num_machines", "2"]) == 0
+    # each command: once for the recipe, once in the scan of recipes/ for the recipe that writes each model
+    assert reads.count(zero) == 2 * 2, reads
+    assert "16x H100-80GB" in capsys.readouterr().out
+
+
 def test_the_peak_is_the_larger_of_the_loss_pass_and_generation_each_part_counted_once():
     (loss_pass,) = plan_recipe(REPO / "recipes/zero.yaml", ["--vllm_enable_sleep_mode", "false"])
     assert [p.name for p in loss_pass.parts].count("vLLM (colocated)") == 1

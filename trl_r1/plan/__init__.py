@@ -60,38 +60,40 @@ def _model_of(recipe) -> str:
 
 
 def plan_recipe(path: str | Path, overrides: list[str] | None = None, options: Options | None = None,
-                hardware_overrides: dict | None = None, nodes: int | None = None) -> list[StagePlan]:
+                hardware_overrides: dict | None = None, nodes: int | None = None,
+                values: dict | None = None) -> list[StagePlan]:
     """Plan a recipe (with ``--field value`` overrides) on the hardware it names, or on
     ``hardware_overrides`` (keys of a recipe's ``hardware:``), at that hardware's process count:
-    a recipe that states its step's size (``questions_per_step``) derives its accumulation there."""
-    options = options or Options()
-    hardware_overrides = dict(hardware_overrides or {})
-    with at_launch_size(launch_processes_of(path, hardware_overrides)):
-        return _plan_recipe(path, overrides, options, hardware_overrides, nodes)
-
-
-def launch_processes_of(path, hardware_overrides: dict | None = None) -> int | None:
-    """The process count a recipe is launched with: the command line's (``gpus``), else its
-    ``hardware:`` mapping's (its accelerate config's ``num_processes``), else None (this machine's)."""
+    a recipe that states its step's size (``questions_per_step``) derives its accumulation there.
+    ``values``: the recipe file's YAML, where the caller has read it already."""
     from ..recipe import read_yaml
 
+    options = options or Options()
+    hardware_overrides = dict(hardware_overrides or {})
+    values = read_yaml(path) if values is None else values
+    with at_launch_size(launch_processes_of(values.get("hardware"), path, hardware_overrides)):
+        return _plan_recipe(path, values, overrides, options, hardware_overrides, nodes)
+
+
+def launch_processes_of(hardware: dict | None, path, hardware_overrides: dict | None = None) -> int | None:
+    """The process count a recipe is launched with: the command line's (``gpus``), else its
+    ``hardware:`` mapping's (its accelerate config's ``num_processes``), else None (this machine's).
+    ``path``: the recipe's file, which a relative accelerate config is resolved against."""
     hardware_overrides = hardware_overrides or {}
     if hardware_overrides.get("gpus"):
         return int(hardware_overrides["gpus"])
-    spec = {**(read_yaml(path).get("hardware") or {}), **hardware_overrides}
+    spec = {**(hardware or {}), **hardware_overrides}
     if "gpu" not in spec:
         return None
     return from_recipe(spec, path).gpus
 
 
-def launch_gpus(path, nodes: int | None, accelerate_config: str | None = None) -> int | None:
+def launch_gpus(hardware: dict | None, path, nodes: int | None, accelerate_config: str | None = None) -> int | None:
     """Processes of a launch on ``nodes`` nodes, each with as many GPUs as a node of the recipe's
-    accelerate config (or ``accelerate_config``) has; None without ``nodes``."""
-    from ..recipe import read_yaml
-
+    accelerate config (its ``hardware:`` mapping's, or ``accelerate_config``) has; None without ``nodes``."""
     if not nodes:
         return None
-    spec = dict(read_yaml(path).get("hardware") or {})
+    spec = dict(hardware or {})
     if accelerate_config:
         spec["accelerate_config"] = str(Path(accelerate_config).resolve())
     if "gpu" not in spec or not spec.get("accelerate_config"):
@@ -101,10 +103,10 @@ def launch_gpus(path, nodes: int | None, accelerate_config: str | None = None) -
     return nodes * max(1, hw.gpus // max(1, hw.nodes))
 
 
-def _plan_recipe(path, overrides, options, hardware_overrides, nodes) -> list[StagePlan]:
+def _plan_recipe(path, values, overrides, options, hardware_overrides, nodes) -> list[StagePlan]:
     from ..recipe import load_recipe
 
-    recipe = load_recipe(path, overrides, check_only=True)
+    recipe = load_recipe(path, overrides, values=values, check_only=True)
     lineage = recipe_lineage(_recipes_root(Path(path)))
     parts = recipe.stage.parts(recipe)
     if parts is None:
@@ -120,12 +122,13 @@ def _plan_recipe(path, overrides, options, hardware_overrides, nodes) -> list[St
     return plans
 
 
-def check_fits(path: str, overrides: list[str], processes: int | None = None, nodes: int | None = None) -> int:
+def check_fits(path: str, overrides: list[str], processes: int | None = None, nodes: int | None = None,
+               values: dict | None = None) -> int:
     """`check` on a recipe that names its hardware: plan it (at ``processes`` on ``nodes`` when
-    given), fail when a stage does not fit."""
+    given), fail when a stage does not fit. ``values``: its YAML, where already read."""
     try:
         plans = plan_recipe(path, overrides, hardware_overrides={"gpus": processes} if processes else None,
-                            nodes=nodes)
+                            nodes=nodes, values=values)
     except (LookupError, ValueError) as e:
         print(f"error: {path}: cannot plan it on its hardware: {e}", file=sys.stderr)
         return 2
@@ -166,12 +169,13 @@ def make_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str]) -> int:
     """Exit status 0 when every stage fits, 1 when one does not, 2 on a bad recipe or option."""
-    from ..recipe import RecipeError
+    from ..recipe import RecipeError, read_yaml
     from .shapes import UnknownModel
 
     args, overrides = make_parser().parse_known_args(argv)
     try:
-        gpus = args.gpus or launch_gpus(args.recipe, args.nodes, args.accelerate_config)
+        values = read_yaml(args.recipe)
+        gpus = args.gpus or launch_gpus(values.get("hardware"), args.recipe, args.nodes, args.accelerate_config)
     except ValueError as e:
         print(f"error: {e}")
         return 2
@@ -183,7 +187,7 @@ def main(argv: list[str]) -> int:
         hardware["host_memory"] = args.host_memory
     options = Options(model_shape=args.model_shape, prompt_tokens=args.prompt_tokens, mfu=args.mfu)
     try:
-        plans = plan_recipe(args.recipe, overrides, options, hardware, args.nodes)
+        plans = plan_recipe(args.recipe, overrides, options, hardware, args.nodes, values)
     except (RecipeError, UnknownModel, ValueError) as e:
         print(f"error: {e}")
         return 2
