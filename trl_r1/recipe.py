@@ -216,9 +216,8 @@ def check_field(where: str, key: str, value: Any, annotation: Any) -> Any:
                     raise
                 checked = adapter.validate_json(value)  # a mapping or list written as JSON
     except pydantic.ValidationError as e:
-        raise RecipeError(
-            f"{where}: `{key}` must be {_describe(annotation)}, got {value!r} ({type(value).__name__}): {_first_error(e)}"
-        ) from None
+        got = f"{value!r} ({type(value).__name__})"
+        raise RecipeError(f"{where}: `{key}` must be {_describe(annotation)}, got {got}: {_first_error(e)}") from None
     return checked.value if enum_class is not None and isinstance(checked, enum_class) else checked
 
 
