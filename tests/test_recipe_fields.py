@@ -59,8 +59,9 @@ def test_command_line_strings_become_the_fields_types():
         load(["--max_steps", "7.5"])
     with pytest.raises(RecipeError, match=r"`--max_steps` takes one value"):
         load(["--max_steps", "7", "8"])
-    with pytest.raises(RecipeError, match=r"unknown command-line argument `--max_step`. Did you mean `max_steps`"):
-        load(["--max_step", "7"])
+    with pytest.raises(RecipeError, match=r"unknown command-line argument `--max_stpes`. Did you mean `max_steps`"):
+        load(["--max_stpes", "7"])
+    assert load(["--max_step", "7"]).configs[1].max_steps == 7  # a unique prefix, as argparse takes it
 
 
 def test_a_list_field_that_also_takes_a_string_keeps_one_value_a_string():

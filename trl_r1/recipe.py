@@ -277,12 +277,15 @@ def command_line_values(args: list[str], fields: dict[str, Any]) -> dict[str, An
     """The command line's overrides, ``--field value``, as strings for :func:`check_field` to read.
 
     A list field takes every value up to the next ``--`` option; a boolean field takes none as
-    true (``--use_vllm``) and ``--no_<field>`` as false; ``--field=value`` and ``--field-name``
-    work as with argparse. Anything else is a ValueError naming it.
+    true (``--use_vllm``) and ``--no_<field>`` as false; ``--field=value``, ``--field-name`` and
+    a field's unique prefix (``--model`` for ``model_name_or_path``) work as with argparse.
+    Anything else is a ValueError naming it.
 
     >>> fields = {"max_steps": int, "use_vllm": bool, "reflection_words": list[str]}
     >>> command_line_values(["--max-steps=7", "--no_use_vllm", "--reflection_words", "wait", "hmm"], fields)
     {'max_steps': '7', 'use_vllm': False, 'reflection_words': ['wait', 'hmm']}
+    >>> command_line_values(["--max", "7", "--reflection", "wait"], fields)
+    {'max_steps': '7', 'reflection_words': ['wait']}
     """
     values: dict[str, Any] = {}
     position = 0
@@ -293,6 +296,8 @@ def command_line_values(args: list[str], fields: dict[str, Any]) -> dict[str, An
             raise ValueError(f"unknown command-line argument {option!r}: options are `--field value`")
         name, inline, text = option[2:].partition("=")
         name = name.replace("-", "_")
+        if name not in fields and len(prefixed := [f for f in fields if f.startswith(name)]) == 1:
+            name = prefixed[0]
         given = [text] if inline else []
         while not inline and position < len(args) and not args[position].startswith("--"):
             given.append(args[position])
