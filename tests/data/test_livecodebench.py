@@ -16,7 +16,7 @@ from trl_r1_rewards import load_reward
 
 from trl_r1.data.livecodebench import decode_tests
 from trl_r1.generation.backends import Completion
-from trl_r1.stages.evaluate import EvalConfig, _score, load_questions
+from trl_r1.generation.evaluation import EvalConfig, _score, load_questions
 
 
 def lcb_private(tests: list[dict]) -> str:

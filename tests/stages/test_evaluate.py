@@ -182,8 +182,8 @@ def test_cons_at_k_for_multiple_choice_votes_over_the_chosen_letters():
     from trl_r1_rewards import load_reward
 
     from trl_r1.generation.backends import Completion
+    from trl_r1.generation.evaluation import EvalConfig, _score
     from trl_r1.generation.metrics import summarize
-    from trl_r1.stages.evaluate import EvalConfig, _score
 
     config = EvalConfig(model_name_or_path="m", dataset_name="d", scorer="choice", answer_column="answer")
     scorer = load_reward("choice", solution_column="answer")

@@ -21,8 +21,9 @@ from ..data.loading import (
     subsample,
     with_prompts,
 )
-from ..generation.metrics import compare_models, comparison_table
 from ..data.templates import takes_prefill, think_prefilled_by
+from ..generation.evaluation import MODES, evaluation_recipes, run_evaluations
+from ..generation.metrics import compare_models, comparison_table
 from ..models import hub_id, model_init_kwargs, resolve_model
 from ..train.callbacks import METRICS_FILE, MetricsFileCallback, read_metrics
 from ..train.checkpoints import on_main_process, train_and_save
@@ -35,7 +36,6 @@ from ..train.config import (
 from ..train.evaluation import PeriodicEvaluation
 from ..train.hub import Card, defer_push, first_last_mean, publish
 from ..train.trainer import R1GRPOTrainer, build_rewards
-from .evaluate import MODES, evaluation_recipes, run_evaluations
 
 logger = logging.getLogger(__name__)
 

@@ -21,10 +21,10 @@ import torch
 import torch.distributed as dist
 import yaml
 
+from ..generation.evaluation import MODES, SAMPLES_FILE
 from ..generation.loop import read_samples
 from ..generation.metrics import paired_test, question_values
 from ..recipe_checks import RecipeError, check_machine_for, read_yaml
-from .evaluate import MODES, SAMPLES_FILE
 
 DONE_FILE, SUMMARY_FILE, TABLE_FILE = "stage_done.json", "pipeline.json", "pipeline.md"
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")

@@ -1,7 +1,7 @@
 """Held-out evaluation while a policy trains (TRL's ``eval_strategy``, verl's ``test_freq``): every N
 optimizer steps the live policy answers an `evaluate` recipe's questions through transformers'
 ``generate`` (:meth:`TransformersBackend.for_model`), scored as the evaluate stage scores
-(:func:`trl_r1.stages.evaluate.evaluate_policy`), logged as ``eval/<metric>``.
+(:func:`trl_r1.generation.evaluation.evaluate_policy`), logged as ``eval/<metric>``.
 
 It never changes the training: the random states (Python, NumPy, torch on CPU and every GPU) are
 saved before and restored after, the model's train/eval mode is put back, no gradient is kept,
@@ -90,7 +90,7 @@ class PeriodicEvaluation(TrainerCallback):
         from trl.models.utils import unwrap_model_for_generation
 
         from ..generation.backends import TransformersBackend
-        from ..stages.evaluate import evaluate_policy, scorer_of
+        from ..generation.evaluation import evaluate_policy, scorer_of
 
         trainer = self.trainer
         if self._scorer is None:
