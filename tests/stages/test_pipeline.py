@@ -185,8 +185,10 @@ def test_a_stage_process_gets_its_own_port_and_store_or_runs_alone():
     from trl_r1.stages import get_stage
     from trl_r1.stages.pipeline import Step, child_command
 
+    places = {"cold_start": 0, "reasoning_rl": 1, "rejection_sampling": 2, "sft": 3}
+
     def command(name, kind, rank):
-        step = Step(name, Path(f"{name}.yaml"), {}, True, Path("out") / name)
+        step = Step(name, Path(f"{name}.yaml"), {}, True, Path("out") / name, index=places[name])
         env = {"RANK": str(rank), "WORLD_SIZE": "8", "MASTER_ADDR": "10.0.0.1", "MASTER_PORT": "29500",
                "TORCHELASTIC_USE_AGENT_STORE": "True"}  # as torchrun sets it
         with pytest.MonkeyPatch.context() as patch:
@@ -199,9 +201,36 @@ def test_a_stage_process_gets_its_own_port_and_store_or_runs_alone():
     assert env["MASTER_PORT"] != "29500" and env["WORLD_SIZE"] == "8"
     assert "TORCHELASTIC_USE_AGENT_STORE" not in env  # rank 0 hosts the stage's store on its port
     assert command("reasoning_rl", "grpo", 5)[1]["MASTER_PORT"] == env["MASTER_PORT"]  # every rank agrees
-    assert command("sft", "sft", 0)[1]["MASTER_PORT"] != env["MASTER_PORT"]
+    assert env["MASTER_PORT"] == "29502"  # one port per place in the chain: no two stages share one
+    assert command("sft", "sft", 0)[1]["MASTER_PORT"] == "29504"
     alone = command("rejection_sampling", "sample", 0)[1]
     assert not {"RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"} & set(alone)
+
+
+def test_a_rank_waiting_for_the_main_process_stops_when_the_stage_failed_there_or_after_its_bound(tmp_path):
+    """A stage the main process runs alone (sample, evaluate): the other ranks wait for its marker,
+    stop at once with its error when it failed (a failure from an earlier run is not this one's),
+    and stop after `stage_wait_hours` when nothing comes (the main process died)."""
+    import threading
+
+    from trl_r1.stages.pipeline import DONE_FILE, FAILED_FILE, Step, _wait_for_marker
+
+    step = Step("rejection", Path("r.yaml"), {}, True, tmp_path / "rejection")
+    step.output_dir.mkdir()
+    failed = step.output_dir / FAILED_FILE
+    failed.write_text(json.dumps({"error": "OSError: an earlier run's"}))
+    os.utime(failed, (time.time() - 3600, time.time() - 3600))
+    threading.Timer(0.3, lambda: (step.output_dir / DONE_FILE).write_text('{"summary": {"kept": 3}}')).start()
+    assert _wait_for_marker(step, hours=1, since=time.time(), poll=0.05) == {"summary": {"kept": 3}}
+
+    (step.output_dir / DONE_FILE).unlink()
+    since = time.time()
+    failed.write_text(json.dumps({"error": "ValueError: no prompt kept"}))
+    with pytest.raises(RuntimeError, match="failed on the main process: ValueError: no prompt kept"):
+        _wait_for_marker(step, hours=1, since=since, poll=0.05)
+    failed.unlink()
+    with pytest.raises(TimeoutError, match="larger `stage_wait_hours`"):
+        _wait_for_marker(step, hours=0.2 / 3600, since=since, poll=0.05)
 
 
 RANK_SCRIPT = """

@@ -12,7 +12,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,7 @@ from ..generation.loop import read_samples
 from ..generation.metrics import paired_test, question_values
 from ..recipe_checks import RecipeError, check_machine_for, read_yaml
 
-DONE_FILE, SUMMARY_FILE, TABLE_FILE = "stage_done.json", "pipeline.json", "pipeline.md"
+DONE_FILE, FAILED_FILE, SUMMARY_FILE, TABLE_FILE = "stage_done.json", "stage_failed.json", "pipeline.json", "pipeline.md"
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:\.([A-Za-z_]+))?\}")
 # The summary entries shown in the final table, in this order, when a stage reports them.
@@ -57,6 +56,9 @@ class PipelineConfig:
             win): one whole replicate of the chain per seed.
         fresh_process (`bool`, defaults to `True`): run each stage in a process of its own, so that
             its engines (vLLM, DeepSpeed) and their memory are gone before the next one starts.
+        stage_wait_hours (`float`, defaults to 48): under `accelerate launch`, how long the other
+            processes wait for the main process's marker of a stage it runs alone (`sample`,
+            `evaluate`) before they stop with an error; a stage that failed there stops them at once.
     """
 
     stages: list[dict] = field(default_factory=list, metadata={"help": "Stages in order: {name, recipe, overrides, evaluate}."})
@@ -69,6 +71,9 @@ class PipelineConfig:
         default=None, metadata={"help": "Folder the stage recipe paths are relative to (default: the pipeline file's)."})
     fresh_process: bool = field(
         default=True, metadata={"help": "Run each stage in a process of its own (its engines' memory is freed at exit)."})
+    stage_wait_hours: float = field(
+        default=48.0, metadata={"help": "How long the other processes wait for a stage the main process runs alone "
+                                        "(sample, evaluate) before they stop with an error."})
 
 
 ARGUMENTS = (PipelineConfig,)
@@ -84,6 +89,7 @@ class Step:
     evaluate: bool
     output_dir: Path
     compare_to: str | None = None
+    index: int = 0  # its place in the chain: its processes' port (MASTER_PORT + 1 + index)
 
     @property
     def done_file(self) -> Path:
@@ -126,7 +132,7 @@ def steps(config: PipelineConfig) -> list[Step]:
             overrides.setdefault("seed", config.seed)
         target = Path(str(overrides.get("output_dir") or out / name))
         result.append(Step(name, base / entry["recipe"], overrides, bool(entry.get("evaluate", True)), target,
-                           compare_to))
+                           compare_to, i))
     return result
 
 
@@ -249,6 +255,8 @@ parts = stage_recipes  # the hook `plan` and `check` ask (trl_r1.stages)
 def validate(config: PipelineConfig) -> None:
     if not config.stages:
         raise ValueError("stages: a pipeline needs at least one stage")
+    if not config.stage_wait_hours > 0:
+        raise ValueError(f"stage_wait_hours: must be > 0, got {config.stage_wait_hours}")
     evaluations(config)  # and the steps
 
 
@@ -302,7 +310,7 @@ def _evaluate(recipe, evaluation: Evaluation, stage: str, model: str, artifacts:
     found = {}
     for mode in evaluation.modes():
         step, loaded = _evaluation_step(recipe, evaluation, stage, model, mode, artifacts)
-        metrics = _run_once(step, loaded, fresh_process=fresh)["summary"]
+        metrics = _run_once(step, loaded, fresh, recipe.configs[0].stage_wait_hours)["summary"]
         if is_main_process():
             samples = read_samples(step.output_dir / SAMPLES_FILE, loaded.configs[0].num_samples)
             values = question_values([samples[i] for i in sorted(samples)], evaluation.metric)
@@ -338,7 +346,7 @@ def run(recipe) -> dict:
             rows[START] = _row(START, "-", None, {})
             pending += [(e, START) for e in evals if e.covers(START, True)]
             evaluate_ready()
-        marker = _run_once(step, stage_recipe, fresh_process=config.fresh_process)
+        marker = _run_once(step, stage_recipe, config.fresh_process, config.stage_wait_hours)
         summary = marker["summary"]
         artifacts[step.name] = summary
         rows[step.name] = _row(step.name, marker["kind"], marker["seconds"], summary)
@@ -509,8 +517,8 @@ def child_command(step: Step, recipe, recipe_file: Path, summary_file: Path) -> 
     if not recipe.stage.trains:  # a single process; under `accelerate launch` the others wait
         for key in _DISTRIBUTED_ENV:
             env.pop(key, None)
-    elif "MASTER_PORT" in env:  # the same port on every rank: derived from the stage's name
-        env["MASTER_PORT"] = str(int(env["MASTER_PORT"]) + 1 + zlib.crc32(step.name.encode()) % 997)
+    elif "MASTER_PORT" in env:  # the same port on every rank, one per stage: its place in the chain
+        env["MASTER_PORT"] = str(int(env["MASTER_PORT"]) + 1 + step.index)
     return [sys.executable, "-m", "trl_r1.run_stage", str(recipe_file), str(summary_file)], env
 
 
@@ -529,7 +537,25 @@ def _run_in_child(step: Step, recipe) -> tuple[dict, int]:
     return found, process.pid
 
 
-def _run_once(step: Step, recipe, fresh_process: bool = False) -> dict:
+def _wait_for_marker(step: Step, hours: float, since: float, poll: float) -> dict:
+    """On a process other than the main one: the main process's marker of ``step``, once written.
+    Stops with an error when the main process wrote that the stage failed (after ``since``, this
+    process's wall clock when it began to wait) or after ``hours``."""
+    deadline = time.monotonic() + hours * 3600
+    failed = step.output_dir / FAILED_FILE
+    while not step.done_file.is_file():
+        if failed.is_file() and failed.stat().st_mtime >= since - 1:
+            raise RuntimeError(f"[pipeline] stage {step.name!r} failed on the main process: "
+                               f"{json.loads(failed.read_text()).get('error')}")
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"[pipeline] rank {os.environ.get('RANK')} waited {hours:g} h for stage {step.name!r}'s "
+                               f"marker ({step.done_file}): the main process may have died. A stage that long needs a "
+                               "larger `stage_wait_hours`")
+        time.sleep(poll)
+    return json.loads(step.done_file.read_text())
+
+
+def _run_once(step: Step, recipe, fresh_process: bool = False, wait_hours: float = 48.0) -> dict:
     """Run a step unless its done-marker exists; return its marker (summary and wall time).
 
     Training stages run on every process (``accelerate launch``), which then meet at one barrier,
@@ -545,15 +571,22 @@ def _run_once(step: Step, recipe, fresh_process: bool = False) -> dict:
             _barrier()
         return json.loads(step.done_file.read_text())
     if single and not is_main_process():
-        while not step.done_file.is_file():
-            time.sleep(5)
-        return json.loads(step.done_file.read_text())
+        return _wait_for_marker(step, wait_hours, time.time(), poll=5)
     print(f"[pipeline] {step.name}: running `{recipe.stage.name}` recipe {step.recipe} in {step.output_dir}")
-    start = time.monotonic()
-    if fresh_process:
-        summary, pid = _run_in_child(step, recipe)
-    else:
-        summary, pid = recipe.stage.run(recipe) or {}, os.getpid()
+    waiting_since, start = time.time(), time.monotonic()
+    failed = step.output_dir / FAILED_FILE
+    if is_main_process():
+        failed.unlink(missing_ok=True)
+    try:
+        if fresh_process:
+            summary, pid = _run_in_child(step, recipe)
+        else:
+            summary, pid = recipe.stage.run(recipe) or {}, os.getpid()
+    except BaseException as error:
+        if is_main_process():  # the other processes waiting for this stage's marker stop now, with the cause
+            step.output_dir.mkdir(parents=True, exist_ok=True)
+            failed.write_text(json.dumps({"name": step.name, "error": f"{type(error).__name__}: {error}"}) + "\n")
+        raise
     marker = {"name": step.name, "kind": recipe.stage.name, "recipe": str(step.recipe),
               "seconds": round(time.monotonic() - start, 1), "pid": pid, "summary": summary}
     if is_main_process():
@@ -561,10 +594,9 @@ def _run_once(step: Step, recipe, fresh_process: bool = False) -> dict:
         tmp = step.done_file.with_suffix(".tmp")
         tmp.write_text(json.dumps(marker, indent=2, default=str) + "\n")
         tmp.replace(step.done_file)  # atomic: a marker is whole or absent
-    if fresh_process:  # the ranks' processes met at their stage's end; the main process's marker follows
-        while not step.done_file.is_file():
-            time.sleep(1)
-    elif not single:
+    if fresh_process and not is_main_process():  # the ranks' processes met at their stage's end; its marker follows
+        _wait_for_marker(step, wait_hours, waiting_since, poll=1)
+    elif not single and not fresh_process:
         _barrier()
     if not single or is_main_process():
         marker = json.loads(step.done_file.read_text())  # every process sees the main process's summary
