@@ -10,6 +10,7 @@ import pytest
 from datasets import Dataset
 from helpers import CPU_TRAINING, run_cli, run_recipe, write_recipe
 
+from trl_r1.generation.evaluation import EvalConfig
 from trl_r1.recipe import RecipeError, load_recipe
 from trl_r1.stages.sft import SFTScriptArguments, conversations
 
@@ -74,6 +75,10 @@ def test_cli_trains_on_a_jsonl_of_messages_and_writes_everything(tiny_model, dat
     assert "![training loss, token accuracy, learning rate](training.png)" in card
     assert "Trained on 8 conversations" in result.stdout
     assert str(out) in result.stdout and "metrics.jsonl" in result.stdout and "training.png" in result.stdout
+    # The prompt it was trained with, which its evaluation then uses (not the evaluation recipe's).
+    config = EvalConfig(model_name_or_path=str(out), dataset_name="d", chat_examples=[{"role": "user", "content": "hi"}])
+    assert config.use_trained_prompt(str(out)) == out / "prompt.json"
+    assert (config.prompt_template, config.chat_examples) == ("chat", None)
 
 
 def test_paper_defaults_two_epochs_and_a_decaying_learning_rate(tiny_model, dataset, tmp_path):
