@@ -131,6 +131,23 @@ def test_a_pipeline_is_rehearsed_as_a_pipeline_of_its_stage_recipes_scaled_with_
     assert yaml.safe_load(plan["accelerate"].read_text())["num_processes"] == 2
 
 
+def test_a_pipelines_evaluations_are_rehearsed_scaled_with_their_references_kept(tmp_path):
+    """recipes/tiny/pipeline.yaml's three evaluations: each recipe scaled into a file of its own, its
+    overrides scaled too, and the references to the reward models it scores with left for the run."""
+    from trl_r1.rehearse import prepare
+
+    options = {"recipe": REPO / "recipes/tiny/pipeline.yaml", "config_file": None, "output_dir": None,
+               "processes": None, "steps": None, "fresh": False, "overrides": {}}
+    plan = prepare(options, tmp_path)
+    evaluations = yaml.safe_load(plan["recipe"].read_text())["evaluate"]
+    assert [e["name"] for e in evaluations] == ["arithmetic", "helpfulness", "safety"]
+    for entry in evaluations:
+        scaled = yaml.safe_load((plan["recipe"].parent / entry["recipe"]).read_text())
+        assert scaled["stage"] == "evaluate" and scaled["max_questions"] <= 4 and scaled["num_samples"] <= 2
+    assert evaluations[2]["overrides"]["scorer_kwargs"]["model"] == "${safety_rm.model}"
+    assert evaluations[1]["stages"] == ["sft", "all_scenarios"] and evaluations[0]["greedy"] is True
+
+
 def test_a_micro_batch_set_on_the_rehearse_command_line_refits_the_stated_step(tmp_path):
     """`rehearse stage4 --per_device_train_batch_size 16`: the step of 2 questions x 4 that fitted
     the scaled micro-batch of 4 is refitted to 16 a micro-batch (the run refused 8 completions)."""
