@@ -68,7 +68,7 @@ def test_every_link_of_the_tiny_chain_runs_and_hands_its_artifact_on(tiny_model,
     # Stage 4 logged both kinds of reward: rules on reasoning rows, reward models on general ones.
     logged = [json.loads(line) for line in (out / "all_scenarios" / "metrics.jsonl").read_text().splitlines()]
     keys = set().union(*logged)
-    assert {"rewards/accuracy/mean", "rewards/safety/mean", "rewards/helpfulness/mean"} <= keys
+    assert {"rewards/number/mean", "rewards/safety/mean", "rewards/helpfulness/mean"} <= keys
     # RL on the student (the base model) is compared with its distillation (stage 3's SFT).
     rows = {row["stage"]: row for row in json.loads((out / "pipeline.json").read_text())}
     assert rows["student_rl"]["evaluations"]["arithmetic"]["sampled"]["vs"] == "sft"
