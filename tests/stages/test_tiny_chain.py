@@ -77,7 +77,8 @@ def test_every_link_of_the_tiny_chain_runs_and_hands_its_artifact_on(tiny_model,
     for name in ("helpfulness", "safety"):
         assert set(rows) - {s for s, row in rows.items() if name in row["evaluations"]} == set(rows) - {"sft", "all_scenarios"}
         after = rows["all_scenarios"]["evaluations"][name]["sampled"]
-        assert after["vs"] == "sft" and 0.0 <= after["mean_score"] <= 1.0
+        assert after["vs"] == "sft" and isinstance(after["mean_score"], float)  # a regressor's score is unbounded
+    assert 0.0 <= rows["sft"]["evaluations"]["safety"]["sampled"]["mean_score"] <= 1.0  # a probability
     settings = json.loads((out / "eval" / "safety" / "sft" / "metrics.json").read_text())["settings"]
     assert settings["scorer"] == "safety" and settings["scorer_kwargs"]["model"] == str(out / "safety_rm")
     assert "| student_rl | grpo |" in result.stdout and "safety (tiny_general.yaml):" in result.stdout
