@@ -14,7 +14,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import yaml
-from tiny_models import CHAT_TEMPLATE, build_tiny_classifier, tiny_llama_config, tiny_tokenizer  # noqa: F401 (rewards/tests)
+from tiny_models import (  # noqa: F401 (rewards/tests)
+    CHAT_TEMPLATE,
+    build_tiny_classifier,
+    tiny_llama_config,
+    tiny_tokenizer,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -98,6 +103,26 @@ def tiny_recipe(model: Path, output_dir: Path, **overrides) -> dict:
     }
     recipe.update(overrides)
     return recipe
+
+
+# A GRPO recipe whose model path does not exist: if validation ever got as far as loading a model,
+# the error would be about this path instead of the field under test.
+UNLOADABLE_GRPO = {
+    "stage": "grpo",
+    "model_name_or_path": "/nonexistent/model",
+    "dataset_name": "builtin:arithmetic",
+    "output_dir": "/tmp/trl-r1-test-recipe",
+    "use_cpu": True,
+    "bf16": False,
+    "report_to": "none",
+}
+
+
+def load_unloadable(overrides=(), **values):
+    """:data:`UNLOADABLE_GRPO` with ``values``, loaded (and so checked) with command-line ``overrides``."""
+    from trl_r1.recipe import load_recipe
+
+    return load_recipe(None, list(overrides), values={**UNLOADABLE_GRPO, **values})
 
 
 def run_recipe(values: dict) -> dict:

@@ -7,27 +7,13 @@ from pathlib import Path
 
 import pytest
 import yaml
+from helpers import UNLOADABLE_GRPO, load_unloadable
 
 from trl_r1.recipe import RecipeError, check_machine, load_recipe
 
 REPO = Path(__file__).resolve().parents[1]
 ALL_RECIPES = sorted(p for p in (REPO / "recipes").rglob("*.yaml") if "accelerate" not in p.parts)
 
-# A model path that does not exist: if validation ever got as far as loading a model, the
-# error would be about this path instead of the field under test.
-BASE = {
-    "stage": "grpo",
-    "model_name_or_path": "/nonexistent/model",
-    "dataset_name": "builtin:arithmetic",
-    "output_dir": "/tmp/trl-r1-test-recipe",
-    "use_cpu": True,
-    "bf16": False,
-    "report_to": "none",
-}
-
-
-def load(overrides=(), **values):
-    return load_recipe(None, list(overrides), values={**BASE, **values})
 
 
 # Recipes that read what an earlier stage (or command) writes: valid inside their pipeline, and `check`
@@ -40,7 +26,6 @@ def gpu_install_packages() -> set[str]:
     """The packages the GPU install (`pip install -e rewards -e ".[dev,gpu]"`) adds: pyproject's
     `gpu` extra, its references to this project's other extras (`trl-r1[vllm,...]`) followed."""
     import tomllib
-
     from packaging.requirements import Requirement
 
     extras = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]
@@ -107,18 +92,18 @@ def test_check_catches_a_tracker_that_is_not_installed(monkeypatch, capsys):
     error = capsys.readouterr().err
     assert "report_to: 'wandb' is not installed here (pip install wandb" in error and "--report_to trackio" in error
     with pytest.raises(RecipeError, match="report_to: unknown integration 'wandbb'"):
-        load(report_to=["wandbb"])
+        load_unloadable(report_to=["wandbb"])
 
 
 def test_check_catches_local_data_that_nothing_builds(tmp_path):
     with pytest.raises(RecipeError, match=r"dataset_name: data/r1_stage4_prompts.jsonl does not exist, and no earlier stage"):
-        load(dataset_name="data/r1_stage4_prompts.jsonl")
+        load_unloadable(dataset_name="data/r1_stage4_prompts.jsonl")
     with pytest.raises(RecipeError, match="general_dataset_name: outputs/x/dataset does not exist"):
         load_recipe(REPO / "recipes/tiny/r1/rejection_sampling.yaml", ["--general_dataset_name", "outputs/x/dataset"])
     data = tmp_path / "prompts.jsonl"
     data.write_text('{"problem": "1 + 1?", "solution": "2"}\n')
-    assert load(dataset_name=str(data)).configs[0].dataset_name == str(data)
-    assert load(dataset_name="open-r1/OpenR1-Math-220k").configs[0].dataset_name  # a Hub id is not checked here
+    assert load_unloadable(dataset_name=str(data)).configs[0].dataset_name == str(data)
+    assert load_unloadable(dataset_name="open-r1/OpenR1-Math-220k").configs[0].dataset_name  # a Hub id is not checked here
 
 
 def test_recipes_exist():
@@ -209,7 +194,7 @@ def test_grpo_mixes_general_prompts_into_the_data_with_their_task(tiny_model, tm
     tasks = seen[0]["task"]
     assert tasks.count("general") == 50 and tasks.count("reasoning") == 2000
     with pytest.raises(RecipeError, match="general_fraction"):
-        load(general_dataset_name="builtin:general", general_fraction=1.0)
+        load_unloadable(general_dataset_name="builtin:general", general_fraction=1.0)
 
 
 def test_zero_recipe_follows_the_paper(gpu_install):
@@ -237,7 +222,7 @@ def test_vllm_context_must_hold_the_prompt_and_the_completion(gpu_install):
     import re
 
     with pytest.raises(RecipeError, match="vllm_max_model_length: 34816 leaves no room for the prompt"):
-        load(["--max_completion_length", "65536"], use_vllm=True, vllm_max_model_length=34816)
+        load_unloadable(["--max_completion_length", "65536"], use_vllm=True, vllm_max_model_length=34816)
     (restart,) = re.findall(r"restart with\s+#?\s*`([^`]+)`", (REPO / "recipes/zero.yaml").read_text())
     _, args, _ = load_recipe(REPO / "recipes/zero.yaml", restart.split(), check_only=True).configs
     assert args.max_completion_length == 65536 and args.vllm_max_model_length >= 65536 + 1024
@@ -256,7 +241,7 @@ def test_sft_recipes_stop_at_their_chat_templates_end_of_turn(path):
 
 
 def test_valid_recipe_and_command_line_override():
-    recipe = load(["--learning_rate", "0.5", "--max_steps", "7"], learning_rate=1e-5)
+    recipe = load_unloadable(["--learning_rate", "0.5", "--max_steps", "7"], learning_rate=1e-5)
     script_args, args, model_args = recipe.configs
     assert args.learning_rate == 0.5 and args.max_steps == 7
     assert model_args.model_name_or_path == "/nonexistent/model"
@@ -265,7 +250,7 @@ def test_valid_recipe_and_command_line_override():
 
 def test_yaml_scientific_notation_string_is_a_float():
     # PyYAML reads `3e-6` (no dot) as a string; the recipe still means a number.
-    assert load(learning_rate="3e-6").configs[1].learning_rate == 3e-6
+    assert load_unloadable(learning_rate="3e-6").configs[1].learning_rate == 3e-6
 
 
 @pytest.mark.parametrize(
@@ -291,35 +276,35 @@ def test_yaml_scientific_notation_string_is_a_float():
 )
 def test_invalid_recipe_names_the_field(values, field):
     with pytest.raises(RecipeError) as error:
-        load(**values)
+        load_unloadable(**values)
     assert field in str(error.value)
 
 
 def test_typo_gets_a_suggestion():
     with pytest.raises(RecipeError, match="Did you mean `learning_rate`"):
-        load(learnig_rate=1e-5)
+        load_unloadable(learnig_rate=1e-5)
 
 
 def test_unknown_reward_lists_available():
     with pytest.raises(RecipeError, match="accuracy.*format.*language_consistency"):
-        load(rewards=["nope"])
+        load_unloadable(rewards=["nope"])
 
 
 def test_bad_reward_option_lists_accepted():
     with pytest.raises(RecipeError, match="Accepted options: .*template"):
-        load(rewards=[{"name": "format", "kwargs": {"colour": "red"}}])
+        load_unloadable(rewards=[{"name": "format", "kwargs": {"colour": "red"}}])
 
 
 def test_missing_or_unknown_stage():
     with pytest.raises(RecipeError, match="stage"):
-        load_recipe(None, values={k: v for k, v in BASE.items() if k != "stage"})
+        load_recipe(None, values={k: v for k, v in UNLOADABLE_GRPO.items() if k != "stage"})
     with pytest.raises(RecipeError, match="unknown stage `rlhf`"):
-        load(stage="rlhf")
+        load_unloadable(stage="rlhf")
 
 
 def test_unknown_command_line_argument():
     with pytest.raises(RecipeError, match="--not_a_field"):
-        load(["--not_a_field", "1"])
+        load_unloadable(["--not_a_field", "1"])
 
 
 def test_missing_file_and_bad_yaml(tmp_path):
@@ -336,7 +321,7 @@ def test_missing_file_and_bad_yaml(tmp_path):
 
 
 def test_reward_specs_weights_and_schedule():
-    recipe = load(rewards=[
+    recipe = load_unloadable(rewards=[
         "accuracy",
         {"name": "format", "weight": 0.5, "kwargs": {"template": "zero"}, "start_step": -400},
     ])
@@ -348,10 +333,10 @@ def test_reward_specs_weights_and_schedule():
 
 
 def test_rewards_from_command_line_as_names_and_json():
-    recipe = load(["--rewards", "accuracy", '{"name": "format", "weight": 2}'])
+    recipe = load_unloadable(["--rewards", "accuracy", '{"name": "format", "weight": 2}'])
     assert [(s.name, s.weight) for s in recipe.configs[1].reward_specs] == [("accuracy", 1.0), ("format", 2.0)]
 
 
 def test_recipe_as_it_ran_records_overrides():
-    text = load(["--max_steps", "7"]).to_yaml()
+    text = load_unloadable(["--max_steps", "7"]).to_yaml()
     assert "stage: grpo" in text and text.endswith("# command-line overrides: --max_steps 7\n")

@@ -8,46 +8,39 @@ from dataclasses import dataclass, field
 
 import pytest
 import yaml
+from helpers import UNLOADABLE_GRPO, load_unloadable
 
-from trl_r1.recipe import RecipeError, check_field, command_line_values, load_recipe, recipe_help
+from trl_r1.recipe import (
+    RecipeError,
+    check_field,
+    command_line_values,
+    load_recipe,
+    recipe_help,
+)
 from trl_r1.stages import get_stage
-
-BASE = {
-    "stage": "grpo",
-    "model_name_or_path": "/nonexistent/model",
-    "dataset_name": "builtin:arithmetic",
-    "output_dir": "/tmp/trl-r1-test-recipe",
-    "use_cpu": True,
-    "bf16": False,
-    "report_to": "none",
-}
-
-
-def load(overrides=(), **values):
-    return load_recipe(None, list(overrides), values={**BASE, **values})
 
 
 def test_a_float_for_an_int_field_is_refused_naming_the_field_the_type_and_the_file(tmp_path):
     recipe = tmp_path / "r.yaml"
-    recipe.write_text(yaml.safe_dump({**BASE, "max_steps": 10.0}))
+    recipe.write_text(yaml.safe_dump({**UNLOADABLE_GRPO, "max_steps": 10.0}))
     with pytest.raises(RecipeError, match=rf"^{recipe}: `max_steps` must be int, got 10.0 \(float\)"):
         load_recipe(recipe)
     with pytest.raises(RecipeError, match=r"`num_generations` must be int \| None, got True"):  # a bool is not an int either
-        load(num_generations=True)
-    assert load(learning_rate=1).configs[1].learning_rate == 1.0  # an int is a float
+        load_unloadable(num_generations=True)
+    assert load_unloadable(learning_rate=1).configs[1].learning_rate == 1.0  # an int is a float
 
 
 def test_a_wrong_list_element_is_refused_naming_the_field_and_the_element():
     with pytest.raises(RecipeError, match=r"`reflection_words` must be list\[str\], got \['wait', 3\] \(list\): \[1\]"):
-        load(reflection_words=["wait", 3])
+        load_unloadable(reflection_words=["wait", 3])
     with pytest.raises(RecipeError, match=r"`rewards` must be list\[str \| dict\[str, Any\]\].*\[1\]"):
-        load(rewards=["accuracy", 3])
+        load_unloadable(rewards=["accuracy", 3])
     with pytest.raises(RecipeError, match=r"`reward_weights` must be list\[float\] \| None"):
-        load(reward_weights=[1.0, "heavy"])
+        load_unloadable(reward_weights=[1.0, "heavy"])
 
 
 def test_command_line_strings_become_the_fields_types():
-    script_args, args, _ = load(["--max_steps", "7", "--learning_rate", "3e-6", "--drop_zero_advantage_batches", "true",
+    script_args, args, _ = load_unloadable(["--max_steps", "7", "--learning_rate", "3e-6", "--drop_zero_advantage_batches", "true",
                                  "--no_auto_resume", "--stop_at_template_end", "--reflection_words", "wait", "hmm",
                                  "--reward_weights", "1", "0.5", "--max-train-samples=12"]).configs
     assert args.max_steps == 7 and type(args.max_steps) is int
@@ -56,12 +49,12 @@ def test_command_line_strings_become_the_fields_types():
     assert args.reflection_words == ["wait", "hmm"] and args.reward_weights == [1.0, 0.5]
     assert script_args.max_train_samples == 12
     with pytest.raises(RecipeError, match=r"command line: `max_steps` must be int, got '7.5'"):
-        load(["--max_steps", "7.5"])
+        load_unloadable(["--max_steps", "7.5"])
     with pytest.raises(RecipeError, match=r"`--max_steps` takes one value"):
-        load(["--max_steps", "7", "8"])
+        load_unloadable(["--max_steps", "7", "8"])
     with pytest.raises(RecipeError, match=r"unknown command-line argument `--max_stpes`. Did you mean `max_steps`"):
-        load(["--max_stpes", "7"])
-    assert load(["--max_step", "7"]).configs[1].max_steps == 7  # a unique prefix, as argparse takes it
+        load_unloadable(["--max_stpes", "7"])
+    assert load_unloadable(["--max_step", "7"]).configs[1].max_steps == 7  # a unique prefix, as argparse takes it
 
 
 def test_a_list_field_that_also_takes_a_string_keeps_one_value_a_string():
@@ -71,18 +64,18 @@ def test_a_list_field_that_also_takes_a_string_keeps_one_value_a_string():
 
 
 def test_optional_fields_accept_null_and_the_others_refuse_it():
-    script_args, args, _ = load(max_train_samples=None, questions_per_step=None, group_filter_reward=None).configs
+    script_args, args, _ = load_unloadable(max_train_samples=None, questions_per_step=None, group_filter_reward=None).configs
     assert script_args.max_train_samples is None and args.questions_per_step is None
     with pytest.raises(RecipeError, match="`max_steps` must be int, got None"):
-        load(max_steps=None)
+        load_unloadable(max_steps=None)
 
 
 def test_a_transformers_enum_or_string_field_takes_the_enums_values():
     """`lr_scheduler_type: SchedulerType | str`: transformers turns the string into the enum later, so a
     misspelling is refused here, with the values it could be."""
     with pytest.raises(RecipeError, match=r"`lr_scheduler_type` must be one of 'linear', 'cosine'.*got 'cosin'"):
-        load(lr_scheduler_type="cosin")
-    args = load(lr_scheduler_type="cosine", save_strategy="steps").configs[1]
+        load_unloadable(lr_scheduler_type="cosin")
+    args = load_unloadable(lr_scheduler_type="cosine", save_strategy="steps").configs[1]
     assert args.lr_scheduler_type == "cosine" and args.save_strategy == "steps"
 
 

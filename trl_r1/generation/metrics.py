@@ -220,7 +220,7 @@ def summarize(questions: Sequence[Sequence[dict]], reflection_words: Sequence[st
     for k in pass_ks(n) if n else []:
         metrics[f"pass@{k}"] = mean_pass_at_k(scores, k)
     if n:
-        metrics["pass@1_stderr"] = standard_error([mean_pass_at_k([s], 1) for s in scores])
+        metrics["pass@1_stderr"] = standard_error(question_values(questions))
     if group_answers is not None and n:
         metrics[f"cons@{n}"] = mean_cons_at_k(group_answers([[s["answer"] for s in q] for q in questions]), scores)
     samples = [s for q in questions for s in q]
