@@ -18,10 +18,11 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from statistics import NormalDist
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-from trl_r1.generation.metrics import paired_test  # noqa: E402
+from trl_r1.generation.metrics import Paired  # noqa: E402
 from trl_r1.stages.pipeline import SUMMARY_FILE, TABLE_FILE  # noqa: E402
 
 
@@ -30,9 +31,16 @@ def wall_seconds(folder: Path) -> float:
     return sum(json.loads(p.read_text())["seconds"] for p in folder.rglob("stage_done.json"))
 
 
-def pooled(runs: dict[str, list[dict]]) -> list[dict]:
-    """Per (evaluation, mode, stage, vs): each seed's change and the paired test of all seeds' values."""
+def pooled(runs: dict[str, list[dict]], published: dict[str, list[dict]] | None = None) -> list[dict]:
+    """Per (evaluation, mode, stage, vs): each seed's change and the paired test of all seeds' values.
+    ``published``: seeds known only by their published changes and p-values (see :func:`recovered`)."""
     found: dict[tuple, dict] = {}
+
+    def add(key: tuple, seed: str, paired: Paired, difference: float, score: bool) -> None:
+        entry = found.setdefault(key, {"paired": None, "per_seed": {}, "score": score})
+        entry["paired"] = paired if entry["paired"] is None else entry["paired"] + paired
+        entry["per_seed"][seed] = difference
+
     for seed, rows in runs.items():
         by_stage = {row["stage"]: row for row in rows}
         for row in rows:
@@ -41,18 +49,51 @@ def pooled(runs: dict[str, list[dict]]) -> list[dict]:
                     if "vs" not in result:
                         continue
                     base = by_stage[result["vs"]]["evaluations"][evaluation][mode]
-                    entry = found.setdefault((evaluation, mode, row["stage"], result["vs"]),
-                                             {"before": [], "after": [], "per_seed": {},
-                                              "score": result.get("mean_score") is not None})
-                    entry["before"] += base["values"]
-                    entry["after"] += result["values"]
-                    entry["per_seed"][seed] = result["difference"]
+                    add((evaluation, mode, row["stage"], result["vs"]), seed, Paired.of(base["values"], result["values"]),
+                        result["difference"], result.get("mean_score") is not None)
+    for seed, rows in (published or {}).items():
+        for r in rows:
+            add((r["evaluation"], r["mode"], r["stage"], r["vs"]), seed,
+                recovered(r["difference"], r["p"], r["questions"], binary=r["mode"] == "greedy"),
+                r["difference"], r["evaluation"] != "arithmetic")
     table = []
     for (evaluation, mode, stage, vs), entry in found.items():
-        difference, p = paired_test(entry["before"], entry["after"])
+        difference, p = entry["paired"].test()
         table.append({"evaluation": evaluation, "mode": mode, "stage": stage, "vs": vs, "difference": difference,
-                      "p": p, "questions": len(entry["after"]), "per_seed": entry["per_seed"], "score": entry["score"]})
+                      "p": p, "questions": entry["paired"].questions, "per_seed": entry["per_seed"],
+                      "score": entry["score"]})
     return table
+
+
+def recovered(difference: float, p: float, questions: int, binary: bool) -> Paired:
+    """A seed's paired statistics rebuilt from its published change and p (two figures), where its
+    per-question values were not kept. Greedy (McNemar): the questions gained minus lost is
+    ``difference * questions``, and the one split whose exact p prints as the published one is taken.
+    Otherwise (paired z-test): the standard error is ``|difference| / z`` with ``z`` the normal quantile
+    of ``p``, which gives the sum of squares. Refused where the published figures do not pin it down:
+    several splits print the same p, or p > 0.9 (two figures then leave z uncertain by over 5%).
+
+    >>> recovered(0.75, 0.031, 8, binary=True)  # 6 gained, 0 lost, 2 unchanged: paired_test's doctest
+    Paired(questions=8, total=6.0, squares=6.0, gained=6, lost=0, binary=True)
+    >>> f"{recovered(0.3125, 6e-07, 4, binary=False).test()[1]:.2g}"
+    '6e-07'
+    """
+    printed = f"{p:.2g}"
+    if binary:
+        net = round(difference * questions)
+        splits = [(lost + max(net, 0), lost + max(-net, 0)) for lost in range((questions - abs(net)) // 2 + 1)]
+        found = [s for s in splits if f"{Paired(questions, net, sum(s), *s, True).test()[1]:.2g}" == printed]
+        if len(found) != 1:
+            raise ValueError(f"{len(found)} splits of {questions} questions into gained and lost give a change of "
+                             f"{net} and p {printed}: the published figures do not pin down this seed")
+        gained, lost = found[0]
+        return Paired(questions, float(net), float(gained + lost), gained, lost, True)
+    if difference == 0 or p > 0.9:
+        raise ValueError(f"a change of {difference} with p {printed} does not give back its spread")
+    z = NormalDist().inv_cdf(1 - p / 2)
+    variance = (abs(difference) / z) ** 2 * questions
+    total = difference * questions
+    return Paired(questions, total, variance * (questions - 1) + total * difference, 0, 0, False)
 
 
 def pooled_markdown(table: list[dict]) -> str:
@@ -73,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[1234, 1, 2])
     parser.add_argument("--root", type=Path, default=Path("outputs/chain-seeds"))
     parser.add_argument("--recipe", default="recipes/tiny/pipeline.yaml")
+    parser.add_argument("--published", type=Path,
+                        help="seeds known by their published changes only (e.g. bench/chain_seeds_published.json)")
     args = parser.parse_args(argv)
     folders = list(args.folders)
     if args.run:
@@ -81,13 +124,15 @@ def main(argv: list[str] | None = None) -> int:
             subprocess.run([sys.executable, "-m", "trl_r1", args.recipe, "--seed", str(seed), "--output_dir",
                             str(folder)], check=True, cwd=REPO)
             folders.append(folder)
-    if not folders:
-        parser.error("name run folders, or --run")
+    if not folders and not args.published:
+        parser.error("name run folders, or --run, or --published")
     runs = {}
     for folder in folders:
         runs[folder.name] = json.loads((folder / SUMMARY_FILE).read_text())
         print(f"## {folder} ({wall_seconds(folder) / 60:.1f} min)\n\n{(folder / TABLE_FILE).read_text()}")
-    print(f"## Pooled over {', '.join(runs)}\n\n{pooled_markdown(pooled(runs))}")
+    published = json.loads(args.published.read_text())["seeds"] if args.published else {}
+    seeds = [*published, *runs]
+    print(f"## Pooled over {', '.join(seeds)}\n\n{pooled_markdown(pooled(runs, published))}")
     return 0
 
 

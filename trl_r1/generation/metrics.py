@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from trl_r1_rewards import full_response, r1_conditions
 
@@ -138,18 +139,52 @@ def paired_test(before: Sequence[float], after: Sequence[float]) -> tuple[float,
     >>> d, p = paired_test([0.25, 0.5, 0.0, 0.25], [0.5, 0.75, 0.25, 0.75]); d, f"{p:.1g}"  # z = 5
     (0.3125, '6e-07')
     """
-    if len(before) != len(after) or not before:
-        raise ValueError(f"a paired test needs the same questions on both sides, got {len(before)} and {len(after)}")
-    differences = [b - a for a, b in zip(before, after)]
-    mean = sum(differences) / len(differences)
-    if all(v in (0, 1) for v in (*before, *after)):
-        gained, lost = sum(d > 0 for d in differences), sum(d < 0 for d in differences)
-        return mean, _binomial_two_sided(min(gained, lost), gained + lost)
-    n = len(differences)
-    variance = sum((d - mean) ** 2 for d in differences) / (n - 1) if n > 1 else 0.0
-    if variance == 0:
-        return mean, 1.0 if mean == 0 else 0.0
-    return mean, two_sided_p(mean / math.sqrt(variance / n))
+    return Paired.of(before, after).test()
+
+
+@dataclass(frozen=True)
+class Paired:
+    """All that :func:`paired_test` reads of two models' per-question values: the number of
+    questions, the sum and the sum of squares of the differences (after - before), how many
+    questions improved and how many got worse, and whether every value was 0 or 1. ``+`` pools
+    two sets of questions (e.g. the same comparison on two seeds), as if their values were
+    concatenated.
+
+    >>> one = Paired.of([0, 0, 1], [1, 0, 1]); one
+    Paired(questions=3, total=1.0, squares=1.0, gained=1, lost=0, binary=True)
+    >>> (one + one + one).test() == paired_test([0, 0, 1] * 3, [1, 0, 1] * 3)
+    True
+    """
+
+    questions: int
+    total: float
+    squares: float
+    gained: int
+    lost: int
+    binary: bool
+
+    @classmethod
+    def of(cls, before: Sequence[float], after: Sequence[float]) -> Paired:
+        if len(before) != len(after) or not before:
+            raise ValueError(f"a paired test needs the same questions on both sides, got {len(before)} and {len(after)}")
+        differences = [b - a for a, b in zip(before, after)]
+        return cls(len(differences), float(sum(differences)), float(sum(d * d for d in differences)),
+                   sum(d > 0 for d in differences), sum(d < 0 for d in differences),
+                   all(v in (0, 1) for v in (*before, *after)))
+
+    def __add__(self, other: Paired) -> Paired:
+        return Paired(self.questions + other.questions, self.total + other.total, self.squares + other.squares,
+                      self.gained + other.gained, self.lost + other.lost, self.binary and other.binary)
+
+    def test(self) -> tuple[float, float]:
+        """``(mean difference, two-sided p)``: McNemar's exact test when binary, else the paired z-test."""
+        n, mean = self.questions, self.total / self.questions
+        if self.binary:
+            return mean, _binomial_two_sided(min(self.gained, self.lost), self.gained + self.lost)
+        variance = max(0.0, self.squares - n * mean * mean) / (n - 1) if n > 1 else 0.0
+        if variance <= 1e-12 * max(1.0, self.squares):
+            return mean, 1.0 if mean == 0 else 0.0
+        return mean, two_sided_p(mean / math.sqrt(variance / n))
 
 
 def _binomial_two_sided(k: int, n: int) -> float:
