@@ -106,6 +106,17 @@ def test_invalid_evaluations_fail_before_anything_runs(tmp_path, evaluate, messa
     assert message in str(error.value)
 
 
+def test_an_evaluation_naming_a_stage_that_trains_no_language_model_is_refused(tmp_path):
+    values = pipeline_values(tmp_path, [{"name": "a", "recipe": "a.yaml"}, {"name": "s", "recipe": "sample.yaml"}],
+                             evaluate=[{"recipe": "eval.yaml", "stages": ["start", "a", "s"]}])
+    (tmp_path / "eval.yaml").write_text(yaml.safe_dump({"stage": "evaluate", "model_name_or_path": "m",
+                                                         "dataset_name": "builtin:arithmetic"}))
+    write_recipe(tmp_path / "pipe.yaml", values)
+    with pytest.raises(RecipeError, match=r"evaluate \(eval\): stages \['s'\] train no language model to "
+                                          r"evaluate; these do: start, a"):
+        load_recipe(tmp_path / "pipe.yaml")
+
+
 def test_killed_pipeline_resumes_without_redoing_finished_stages(tiny_model, tmp_path):
     pipeline = chain(tmp_path, tiny_model, second_steps=40, evaluate=False)
     out = tmp_path / "out"

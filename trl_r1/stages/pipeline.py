@@ -48,8 +48,8 @@ class PipelineConfig:
             a mapping: `recipe` (an `evaluate` recipe, relative to this file), and optional
             `overrides` (may refer to stages' artifacts: `${stage.model}`), `name` (default: the
             recipe's file name), `greedy` (also greedily, one answer per question; default false),
-            `stages` (the models to evaluate: `start` and stage names; default: the starting model
-            and every stage that trains a language model) and `metric` (`pass@1`, default, or
+            `stages` (the models to evaluate: `start` and stages that train a language model; default:
+            the starting model and every such stage) and `metric` (`pass@1`, default, or
             `mean_score` for a reward-model scorer). Each model is compared with the one evaluated
             before it (or its stage's `compare_to`) by a paired test on the same questions.
         seed (`int`, *optional*): every stage's and evaluation's seed (a stage's own `overrides`
@@ -264,9 +264,16 @@ def check(recipe) -> None:
     """Every stage's recipe and every evaluation's recipe load (as a check sees them)."""
     (config,) = recipe.configs
     planned: dict[str, Any] = {"output_dir": config.output_dir}
+    language_models = {START}
     for step, stage_recipe in stage_recipes(recipe):
         planned[step.name] = stage_recipe.stage.artifacts(step.output_dir)
+        if stage_recipe.stage.trains_a_language_model:
+            language_models.add(step.name)
     for evaluation in evaluations(config):
+        if set(evaluation.stages or []) - language_models:
+            raise ValueError(f"evaluate ({evaluation.name}): stages "
+                             f"{sorted(set(evaluation.stages) - language_models)} train no language model to "
+                             f"evaluate; these do: {', '.join([START, *(n for n in planned if n in language_models)])}")
         for mode in evaluation.modes():
             _evaluation_step(recipe, evaluation, START, "model", mode, planned, check_only=True)
 
