@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import importlib
+import os
 from pathlib import Path
 
-import pytest
-from helpers import (  # noqa: F401  (re-exported)
+if os.environ.get("PYTEST_XDIST_WORKER"):  # a worker of `pytest -n N`: the workers share the cores, one thread each
+    os.environ.setdefault("OMP_NUM_THREADS", "1")  # (several threads per worker on shared cores run slower, not faster)
+
+import pytest  # noqa: E402
+from helpers import (  # noqa: F401, E402  (re-exported)
     build_tiny_classifier,
     build_tiny_model,
     run_cli,
     tiny_recipe,
     write_recipe,
 )
-from tiny_models import tiny_classifier, tiny_scorer  # noqa: F401  (fixtures, shared with rewards/tests)
+from tiny_models import tiny_classifier, tiny_scorer  # noqa: F401, E402  (fixtures, shared with rewards/tests)
 
 
 ENGINES = ("vllm", "deepspeed")  # what an `engines`-marked test runs on (.ci/run's engines environment)
