@@ -129,9 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         from .plan import check_fits
 
         return check_fits(path, overrides, processes, nodes, values)
-    from .run_stage import run_stage
-
-    run_stage(recipe)
+    recipe.stage.run(recipe)
     return 0
 
 
