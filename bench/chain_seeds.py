@@ -9,6 +9,11 @@ where a run stopped). Per seed: its `pipeline.md` and its wall time (the sum of 
 evaluations' `stage_done.json` seconds). Pooled: per evaluation, mode and stage, the mean change
 against the model it is compared with (`vs`), and the paired test of all seeds' per-question values
 together (McNemar's exact test for greedy answers, the paired z-test otherwise).
+
+Seeds whose run folders are gone pool from their published changes and p-values
+(bench/chain_seeds_published.json: seeds 1234 and 1 kept no per-question values; see `recovered`):
+
+    python bench/chain_seeds.py outputs/chain-seeds/s2 --published bench/chain_seeds_published.json [--publish]
 """
 
 from __future__ import annotations
@@ -53,9 +58,10 @@ def pooled(runs: dict[str, list[dict]], published: dict[str, list[dict]] | None 
                         result["difference"], result.get("mean_score") is not None)
     for seed, rows in (published or {}).items():
         for r in rows:
+            score = r["metric"] == "mean_score"
             add((r["evaluation"], r["mode"], r["stage"], r["vs"]), seed,
-                recovered(r["difference"], r["p"], r["questions"], binary=r["mode"] == "greedy"),
-                r["difference"], r["evaluation"] != "arithmetic")
+                recovered(r["difference"], r["p"], r["questions"], binary=r["mode"] == "greedy" and not score),
+                r["difference"], score)
     table = []
     for (evaluation, mode, stage, vs), entry in found.items():
         difference, p = entry["paired"].test()
@@ -96,6 +102,16 @@ def recovered(difference: float, p: float, questions: int, binary: bool) -> Pair
     return Paired(questions, total, variance * (questions - 1) + total * difference, 0, 0, False)
 
 
+def published_rows(rows: list[dict]) -> list[dict]:
+    """A run's changes against the models they are compared with, as its table prints them: what
+    ``--published`` reads back."""
+    return [{"evaluation": evaluation, "mode": mode, "stage": row["stage"], "vs": result["vs"],
+             "metric": "pass@1" if result.get("mean_score") is None else "mean_score",
+             "difference": result["difference"], "p": result["p"], "questions": len(result["values"])}
+            for row in rows for evaluation, modes in row["evaluations"].items() for mode, result in modes.items()
+            if "vs" in result]
+
+
 def pooled_markdown(table: list[dict]) -> str:
     """The pooled changes as Markdown; pass@1 and greedy in points, mean scores as they are."""
     lines = ["| evaluation | mode | stage | vs | per seed | pooled | p | questions |", "|---|---|---|---|---|---|---|---|"]
@@ -116,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--recipe", default="recipes/tiny/pipeline.yaml")
     parser.add_argument("--published", type=Path,
                         help="seeds known by their published changes only (e.g. bench/chain_seeds_published.json)")
+    parser.add_argument("--publish", action="store_true",
+                        help="add the named runs' changes to the --published file, for pooling without their folders")
     args = parser.parse_args(argv)
     folders = list(args.folders)
     if args.run:
@@ -130,7 +148,13 @@ def main(argv: list[str] | None = None) -> int:
     for folder in folders:
         runs[folder.name] = json.loads((folder / SUMMARY_FILE).read_text())
         print(f"## {folder} ({wall_seconds(folder) / 60:.1f} min)\n\n{(folder / TABLE_FILE).read_text()}")
-    published = json.loads(args.published.read_text())["seeds"] if args.published else {}
+    kept = json.loads(args.published.read_text()) if args.published else {"seeds": {}}
+    published = {seed: rows for seed, rows in kept["seeds"].items() if seed not in runs}  # a run's own values win
+    if args.publish:
+        if not args.published:
+            parser.error("--publish needs --published FILE")
+        kept["seeds"].update({seed: published_rows(rows) for seed, rows in runs.items()})
+        args.published.write_text(json.dumps(kept, indent=1) + "\n")
     seeds = [*published, *runs]
     print(f"## Pooled over {', '.join(seeds)}\n\n{pooled_markdown(pooled(runs, published))}")
     return 0

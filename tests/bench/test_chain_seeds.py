@@ -14,7 +14,10 @@ import chain_seeds  # noqa: E402
 def run(folder: Path, start: list[float], trained: list[float]) -> Path:
     """A finished chain's pipeline.json and pipeline.md: the start model and one trained stage, greedy."""
     folder.mkdir()
-    result = {"values": trained, "vs": "start", "difference": sum(trained) / len(trained) - sum(start) / len(start)}
+    from trl_r1.generation.metrics import paired_test
+
+    difference, p = paired_test(start, trained)
+    result = {"values": trained, "vs": "start", "difference": difference, "p": p}
     rows = [{"stage": "start", "evaluations": {"arith": {"greedy": {"values": start}}}},
             {"stage": "rl", "evaluations": {"arith": {"greedy": result}}}]
     (folder / "pipeline.json").write_text(json.dumps(rows))
@@ -70,3 +73,14 @@ def test_the_published_seeds_give_back_the_pooled_table_their_values_gave():
     for key, p in {("sampled", "reasoning_rl"): 1e-11, ("greedy", "reasoning_rl"): 7.8e-13,
                    ("sampled", "sft"): 1.3e-05, ("sampled", "student_rl"): 0.69}.items():
         assert abs(math.log(table[key]["p"]) - math.log(p)) < 0.1, (key, table[key]["p"])
+
+
+def test_a_published_run_pools_later_without_its_folder(tmp_path, capsys):
+    folders = [run(tmp_path / f"s{seed}", [0.0] * 20, [1.0] * 4 + [0.0] * 16) for seed in (1, 2)]
+    kept = tmp_path / "published.json"
+    kept.write_text(json.dumps({"about": "test", "seeds": {}}))
+    assert chain_seeds.main([str(f) for f in folders] + ["--published", str(kept), "--publish"]) == 0
+    with_folders = capsys.readouterr().out.split("## Pooled")[1]
+    assert set(json.loads(kept.read_text())["seeds"]) == {"s1", "s2"}
+    assert chain_seeds.main(["--published", str(kept)]) == 0  # the folders are not read again
+    assert capsys.readouterr().out.split("## Pooled")[1] == with_folders
