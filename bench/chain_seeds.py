@@ -46,6 +46,12 @@ def pooled(runs: dict[str, list[dict]], published: dict[str, list[dict]] | None 
         entry["paired"] = paired if entry["paired"] is None else entry["paired"] + paired
         entry["per_seed"][seed] = difference
 
+    for seed, rows in (published or {}).items():
+        for r in rows:
+            score = r["metric"] == "mean_score"
+            add((r["evaluation"], r["mode"], r["stage"], r["vs"]), seed,
+                recovered(r["difference"], r["p"], r["questions"], binary=r["mode"] == "greedy" and not score),
+                r["difference"], score)
     for seed, rows in runs.items():
         by_stage = {row["stage"]: row for row in rows}
         for row in rows:
@@ -56,12 +62,6 @@ def pooled(runs: dict[str, list[dict]], published: dict[str, list[dict]] | None 
                     base = by_stage[result["vs"]]["evaluations"][evaluation][mode]
                     add((evaluation, mode, row["stage"], result["vs"]), seed, Paired.of(base["values"], result["values"]),
                         result["difference"], result.get("mean_score") is not None)
-    for seed, rows in (published or {}).items():
-        for r in rows:
-            score = r["metric"] == "mean_score"
-            add((r["evaluation"], r["mode"], r["stage"], r["vs"]), seed,
-                recovered(r["difference"], r["p"], r["questions"], binary=r["mode"] == "greedy" and not score),
-                r["difference"], score)
     table = []
     for (evaluation, mode, stage, vs), entry in found.items():
         difference, p = entry["paired"].test()

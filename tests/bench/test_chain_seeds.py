@@ -84,3 +84,14 @@ def test_a_published_run_pools_later_without_its_folder(tmp_path, capsys):
     assert set(json.loads(kept.read_text())["seeds"]) == {"s1", "s2"}
     assert chain_seeds.main(["--published", str(kept)]) == 0  # the folders are not read again
     assert capsys.readouterr().out.split("## Pooled")[1] == with_folders
+
+
+def test_the_per_seed_column_follows_the_order_the_heading_names_the_seeds(tmp_path, capsys):
+    kept = tmp_path / "published.json"
+    kept.write_text(json.dumps({"about": "test", "seeds": {}}))
+    chain_seeds.main([str(run(tmp_path / "s1", [0.0] * 20, [1.0] * 4 + [0.0] * 16)), "--published", str(kept),
+                      "--publish"])
+    capsys.readouterr()
+    chain_seeds.main([str(run(tmp_path / "s2", [0.0] * 20, [1.0] * 10 + [0.0] * 10)), "--published", str(kept)])
+    pooled = capsys.readouterr().out.split("## Pooled")[1]
+    assert "over s1, s2" in pooled and "| +20.0, +50.0 | +35.0 |" in pooled
