@@ -129,7 +129,9 @@ def main(argv: list[str] | None = None) -> int:
         from .plan import check_fits
 
         return check_fits(path, overrides, processes, nodes, values)
-    recipe.stage.run(recipe)
+    from .run_stage import run_stage
+
+    run_stage(recipe)
     return 0
 
 

@@ -1,25 +1,26 @@
-"""A stage's run records itself for the rehearsal's table where ``$TRL_R1_REHEARSAL`` names a
-rehearsal folder (``Stage.run``, trl_r1/rehearse/record.py), and nothing elsewhere."""
+"""The stage runner records each stage run for the rehearsal's table where ``$TRL_R1_REHEARSAL``
+names a rehearsal folder (trl_r1/rehearse/record.py), and nothing elsewhere."""
 
 from __future__ import annotations
 
 import json
 
 import pytest
-from helpers import tiny_recipe, write_recipe
+from helpers import tiny_recipe
 
 from trl_r1.recipe import load_recipe
 from trl_r1.rehearse import PARTS_FILE, WORKDIR_ENV
+from trl_r1.run_stage import run_stage
 
 
 def test_a_stage_run_in_a_rehearsal_process_is_a_line_of_parts_jsonl_and_elsewhere_nothing(tiny_model, tmp_path, monkeypatch):
     recipe = load_recipe(None, values=tiny_recipe(tiny_model, tmp_path / "zero", max_steps=1))
     monkeypatch.delenv(WORKDIR_ENV, raising=False)
-    recipe.stage.run(recipe)
+    run_stage(recipe)
     assert not (tmp_path / PARTS_FILE).exists()
 
     monkeypatch.setenv(WORKDIR_ENV, str(tmp_path))
-    summary = recipe.stage.run(recipe)
+    summary = run_stage(recipe)
     (part,) = [json.loads(line) for line in (tmp_path / PARTS_FILE).read_text().splitlines()]
     assert (part["part"], part["kind"], part["status"], part["note"]) == ("zero", "grpo", "ok", None)
     assert part["seconds"] >= 0 and part["engines"]["rollouts"] == "transformers generate"
@@ -31,27 +32,17 @@ def test_a_failed_stage_is_recorded_as_failed_and_its_error_passes_through(tmp_p
     monkeypatch.setenv(WORKDIR_ENV, str(tmp_path))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(OSError, match="no-such-model"):  # the model is nowhere: the stage's own error
-        recipe.stage.run(recipe)
+        run_stage(recipe)
     (part,) = [json.loads(line) for line in (tmp_path / PARTS_FILE).read_text().splitlines()]
     assert (part["part"], part["kind"], part["status"]) == ("broken", "grpo", "failed")
-
-
-def test_the_stages_a_pipeline_runs_in_its_own_process_are_recorded_as_its_stage_processes_are(tiny_model, tmp_path,
-                                                                                               monkeypatch):
-    write_recipe(tmp_path / "zero.yaml", tiny_recipe(tiny_model, tmp_path / "unused", max_steps=1))
-    write_recipe(tmp_path / "chain.yaml", {"stage": "pipeline", "output_dir": str(tmp_path / "chain"),
-                                           "fresh_process": False, "stages": [{"name": "first", "recipe": "zero.yaml"}]})
-    recipe = load_recipe(tmp_path / "chain.yaml")
-    monkeypatch.setenv(WORKDIR_ENV, str(tmp_path))
-    recipe.stage.run(recipe)
-    parts = [json.loads(line) for line in (tmp_path / PARTS_FILE).read_text().splitlines()]
-    assert [(p["part"], p["kind"], p["status"]) for p in parts] == [("first", "grpo", "ok"), ("chain", "pipeline", "ok")]
 
 
 def test_the_processes_a_rehearsal_launches_record_their_stage_and_hub_pushes_into_its_table(tiny_model, tmp_path):
     """`launch` runs the recipe's own command with the rehearsal's folder named; the stage runner and
     the Hub seam of that process record into it, and the table reads both."""
     import time
+
+    from helpers import write_recipe
 
     from trl_r1.rehearse import launch, table
 

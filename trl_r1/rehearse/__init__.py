@@ -22,7 +22,7 @@ from pathlib import Path
 
 import yaml
 
-WORKDIR_ENV = "TRL_R1_REHEARSAL"  # tells the launched processes where the rehearsal lives (Stage.run)
+WORKDIR_ENV = "TRL_R1_REHEARSAL"  # tells the launched processes where the rehearsal lives (trl_r1/run_stage.py)
 PARTS_FILE = "parts.jsonl"  # a line per stage run (record.py)
 
 from .scale import STEPS, fit_step_size, scale, stage_fields  # noqa: E402
@@ -223,7 +223,7 @@ def _start_server(server: dict, workdir: Path, env: dict) -> subprocess.Popen:
 def launch(plan: dict, workdir: Path) -> int:
     from ..train.hub import RECORD_HUB_ENV
 
-    # The launched processes record each stage they run (Stage.run, rehearse/record.py) and their Hub calls (train/hub.py) here.
+    # The launched processes record each stage they run (run_stage.py) and their Hub calls (train/hub.py) here.
     env = {**os.environ, WORKDIR_ENV: str(workdir), RECORD_HUB_ENV: str(workdir), "TRL_R1_ENGINE_LOG": str(workdir / ENGINE_LOG),
            "HF_HUB_OFFLINE": "1", "WANDB_MODE": "offline", "TOKENIZERS_PARALLELISM": "false",
            "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"), "VLLM_LOGGING_LEVEL": "INFO"}

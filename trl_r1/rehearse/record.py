@@ -1,8 +1,8 @@
 """What a rehearsal records of each stage it runs: one line of ``parts.jsonl`` in the rehearsal's
-folder (its kind, status, wall time and the engines it ran on), written wherever a stage runs
-(``Stage.run``, trl_r1/stages/__init__.py) in a process that ``rehearse`` launched (``-m trl_r1``,
-under ``accelerate launch`` too, each stage process of a pipeline, and the stages a pipeline runs
-in its own process): ``$TRL_R1_REHEARSAL`` names the folder. A ``sample`` stage that kept none of the miniature model's samples, all wrong or
+folder (its kind, status, wall time and the engines it ran on), written by the stage runner
+(trl_r1/run_stage.py) in every process that ``rehearse`` launched (``-m trl_r1``, under
+``accelerate launch`` too, and each stage process of a pipeline): ``$TRL_R1_REHEARSAL`` names the
+folder. A ``sample`` stage that kept none of the miniature model's samples, all wrong or
 unreadable, gets correct stand-in rows, and keeping nothing for any other reason fails it
 (standins.correct_samples). Hub calls are recorded by the Hub seam (trl_r1/train/hub.py), not here.
 """
@@ -52,7 +52,7 @@ def run_recorded(recipe, folder: Path) -> dict:
     if os.environ.get("ACCELERATE_USE_DEEPSPEED") == "true":
         _deepspeed_info_logged()
     try:
-        summary = stage.module.run(recipe)
+        summary = stage.run(recipe)
         if (getattr(stage.module, "REHEARSAL_CORRECT_SAMPLES", False)
                 and (found := standins.correct_samples(recipe.configs[0]))):
             stats, note = found  # `kept` stays the model's own count (0); the dataset's rows are stand-ins

@@ -67,20 +67,6 @@ class Stage:
         self.module.validate(*configs)
 
     def run(self, recipe) -> dict:
-        """Run the stage; its summary. In a process a rehearsal launched (``$TRL_R1_REHEARSAL``, read
-        at the call) the run is also recorded for the rehearsal's table (trl_r1/rehearse/record.py),
-        wherever it is called from: ``python -m trl_r1``, a pipeline's stage process, or a stage a
-        pipeline runs in its own process."""
-        import os
-
-        from ..rehearse import WORKDIR_ENV
-
-        if folder := os.environ.get(WORKDIR_ENV):
-            from pathlib import Path
-
-            from ..rehearse.record import run_recorded
-
-            return run_recorded(recipe, Path(folder))
         return self.module.run(recipe)
 
     @property
