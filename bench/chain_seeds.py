@@ -36,32 +36,36 @@ def wall_seconds(folder: Path) -> float:
     return sum(json.loads(p.read_text())["seconds"] for p in folder.rglob("stage_done.json"))
 
 
+def comparisons(rows: list[dict]):
+    """A run's comparisons, each model against the one it is compared with (``vs``): each as its row of
+    the published file (what ``--published`` reads back) and its paired statistics."""
+    by_stage = {row["stage"]: row for row in rows}
+    for row in rows:
+        for evaluation, modes in row["evaluations"].items():
+            for mode, result in modes.items():
+                if "vs" not in result:
+                    continue
+                base = by_stage[result["vs"]]["evaluations"][evaluation][mode]
+                yield ({"evaluation": evaluation, "mode": mode, "stage": row["stage"], "vs": result["vs"],
+                        "metric": "pass@1" if result.get("mean_score") is None else "mean_score",
+                        "difference": result["difference"], "p": result["p"], "questions": len(result["values"])},
+                       Paired.of(base["values"], result["values"]))
+
+
 def pooled(runs: dict[str, list[dict]], published: dict[str, list[dict]] | None = None) -> list[dict]:
     """Per (evaluation, mode, stage, vs): each seed's change and the paired test of all seeds' values.
     ``published``: seeds known only by their published changes and p-values (see :func:`recovered`)."""
+    seeds = {seed: [(r, recovered(r["difference"], r["p"], r["questions"],
+                                  binary=r["mode"] == "greedy" and r["metric"] == "pass@1")) for r in rows]
+             for seed, rows in (published or {}).items()}
+    seeds.update({seed: list(comparisons(rows)) for seed, rows in runs.items()})
     found: dict[tuple, dict] = {}
-
-    def add(key: tuple, seed: str, paired: Paired, difference: float, score: bool) -> None:
-        entry = found.setdefault(key, {"paired": None, "per_seed": {}, "score": score})
-        entry["paired"] = paired if entry["paired"] is None else entry["paired"] + paired
-        entry["per_seed"][seed] = difference
-
-    for seed, rows in (published or {}).items():
-        for r in rows:
-            score = r["metric"] == "mean_score"
-            add((r["evaluation"], r["mode"], r["stage"], r["vs"]), seed,
-                recovered(r["difference"], r["p"], r["questions"], binary=r["mode"] == "greedy" and not score),
-                r["difference"], score)
-    for seed, rows in runs.items():
-        by_stage = {row["stage"]: row for row in rows}
-        for row in rows:
-            for evaluation, modes in row["evaluations"].items():
-                for mode, result in modes.items():
-                    if "vs" not in result:
-                        continue
-                    base = by_stage[result["vs"]]["evaluations"][evaluation][mode]
-                    add((evaluation, mode, row["stage"], result["vs"]), seed, Paired.of(base["values"], result["values"]),
-                        result["difference"], result.get("mean_score") is not None)
+    for seed, compared in seeds.items():
+        for r, paired in compared:
+            entry = found.setdefault((r["evaluation"], r["mode"], r["stage"], r["vs"]),
+                                     {"paired": None, "per_seed": {}, "score": r["metric"] == "mean_score"})
+            entry["paired"] = paired if entry["paired"] is None else entry["paired"] + paired
+            entry["per_seed"][seed] = r["difference"]
     table = []
     for (evaluation, mode, stage, vs), entry in found.items():
         difference, p = entry["paired"].test()
@@ -102,16 +106,6 @@ def recovered(difference: float, p: float, questions: int, binary: bool) -> Pair
     return Paired(questions, total, variance * (questions - 1) + total * difference, 0, 0, False)
 
 
-def published_rows(rows: list[dict]) -> list[dict]:
-    """A run's changes against the models they are compared with, as its table prints them: what
-    ``--published`` reads back."""
-    return [{"evaluation": evaluation, "mode": mode, "stage": row["stage"], "vs": result["vs"],
-             "metric": "pass@1" if result.get("mean_score") is None else "mean_score",
-             "difference": result["difference"], "p": result["p"], "questions": len(result["values"])}
-            for row in rows for evaluation, modes in row["evaluations"].items() for mode, result in modes.items()
-            if "vs" in result]
-
-
 def pooled_markdown(table: list[dict]) -> str:
     """The pooled changes as Markdown; pass@1 and greedy in points, mean scores as they are."""
     lines = ["| evaluation | mode | stage | vs | per seed | pooled | p | questions |", "|---|---|---|---|---|---|---|---|"]
@@ -135,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--publish", action="store_true",
                         help="add the named runs' changes to the --published file, for pooling without their folders")
     args = parser.parse_args(argv)
+    if args.publish and not args.published:  # before --run's hours, not after
+        parser.error("--publish needs --published FILE")
     folders = list(args.folders)
     if args.run:
         for seed in args.seeds:
@@ -151,9 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     kept = json.loads(args.published.read_text()) if args.published else {"seeds": {}}
     published = {seed: rows for seed, rows in kept["seeds"].items() if seed not in runs}  # a run's own values win
     if args.publish:
-        if not args.published:
-            parser.error("--publish needs --published FILE")
-        kept["seeds"].update({seed: published_rows(rows) for seed, rows in runs.items()})
+        kept["seeds"].update({seed: [r for r, _ in comparisons(rows)] for seed, rows in runs.items()})
         args.published.write_text(json.dumps(kept, indent=1) + "\n")
     seeds = [*published, *runs]
     print(f"## Pooled over {', '.join(seeds)}\n\n{pooled_markdown(pooled(runs, published))}")

@@ -14,11 +14,9 @@ from trl_r1.recipe import RecipeError, check_machine, load_recipe
 REPO = Path(__file__).resolve().parents[1]
 ALL_RECIPES = sorted(p for p in (REPO / "recipes").rglob("*.yaml") if "accelerate" not in p.parts)
 
-
-
 # Recipes that read what an earlier stage (or command) writes: valid inside their pipeline, and `check`
 # on their own says that the data is not there yet.
-FROM_EARLIER_STAGE = {"r1/stage3_sft.yaml", "tiny/r1/sft.yaml", "tiny/r1/distill.yaml",
+FROM_EARLIER_STAGE = {"r1/stage3_sft.yaml", "tiny/r1/sft.yaml",
                       "eval/livecodebench.yaml"}  # convert-lcb writes its data
 
 
@@ -26,6 +24,7 @@ def gpu_install_packages() -> set[str]:
     """The packages the GPU install (`pip install -e rewards -e ".[dev,gpu]"`) adds: pyproject's
     `gpu` extra, its references to this project's other extras (`trl-r1[vllm,...]`) followed."""
     import tomllib
+
     from packaging.requirements import Requirement
 
     extras = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]

@@ -96,3 +96,11 @@ def test_the_per_seed_column_follows_the_order_the_heading_names_the_seeds(tmp_p
     chain_seeds.main([str(run(tmp_path / "s2", [0.0] * 20, [1.0] * 10 + [0.0] * 10)), "--published", str(kept)])
     pooled = capsys.readouterr().out.split("## Pooled")[1]
     assert "over s1, s2" in pooled and "| +20.0, +50.0 | +35.0 |" in pooled
+
+
+def test_publish_without_a_file_is_refused_before_any_run_starts(tmp_path):
+    import pytest
+
+    with pytest.raises(SystemExit):  # a run of a missing recipe would fail differently, after starting
+        chain_seeds.main(["--run", "--publish", "--seeds", "1", "--root", str(tmp_path), "--recipe", "missing.yaml"])
+    assert not list(tmp_path.iterdir())

@@ -264,16 +264,15 @@ def check(recipe) -> None:
     """Every stage's recipe and every evaluation's recipe load (as a check sees them)."""
     (config,) = recipe.configs
     planned: dict[str, Any] = {"output_dir": config.output_dir}
-    language_models = {START}
+    language_models = [START]  # what an evaluation's `stages` may name
     for step, stage_recipe in stage_recipes(recipe):
         planned[step.name] = stage_recipe.stage.artifacts(step.output_dir)
         if stage_recipe.stage.trains_a_language_model:
-            language_models.add(step.name)
+            language_models.append(step.name)
     for evaluation in evaluations(config):
-        if set(evaluation.stages or []) - language_models:
-            raise ValueError(f"evaluate ({evaluation.name}): stages "
-                             f"{sorted(set(evaluation.stages) - language_models)} train no language model to "
-                             f"evaluate; these do: {', '.join([START, *(n for n in planned if n in language_models)])}")
+        if none := sorted(set(evaluation.stages or []) - set(language_models)):
+            raise ValueError(f"evaluate ({evaluation.name}): stages {none} train no language model to evaluate; "
+                             f"these do: {', '.join(language_models)}")
         for mode in evaluation.modes():
             _evaluation_step(recipe, evaluation, START, "model", mode, planned, check_only=True)
 
